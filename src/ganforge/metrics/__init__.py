@@ -1,0 +1,1 @@
+"""ganforge.metrics."""
