@@ -1,1 +1,32 @@
-"""ganforge.data."""
+"""Datasets -> batches (dicts of tensors); downloads with checksums; bundled toy data.
+
+Importing this package registers every dataset in :data:`ganforge.registry.DATASETS`:
+
+- toy 2-D mixtures: ``ring8``, ``grid25``, ``spiral``, ``line`` (offline)
+- ``digits``: scikit-learn's 8x8 digits, upscaled (offline)
+- ``mnist``, ``fashion-mnist``: idx files, downloaded or from ``root``
+- ``cifar10``: the official pickled batches, downloaded or from ``root``
+- ``image-folder``: your own images from a folder or a .zip (offline)
+"""
+
+from __future__ import annotations
+
+from ganforge.data import cifar10, digits, image_folder, mnist, toy  # noqa: F401  (registration)
+from ganforge.data.base import InfiniteSampler, TensorDataset, float_to_uint8, uint8_to_float
+from ganforge.data.catalog import DatasetInfo, list_datasets, prepare
+
+# Note: the function ``download`` is NOT re-exported, so that ``ganforge.data.download``
+# stays the module (use ``from ganforge.data.download import download``).
+from ganforge.data.download import cache_dir, verify_file
+
+__all__ = [
+    "DatasetInfo",
+    "InfiniteSampler",
+    "TensorDataset",
+    "cache_dir",
+    "float_to_uint8",
+    "list_datasets",
+    "prepare",
+    "uint8_to_float",
+    "verify_file",
+]

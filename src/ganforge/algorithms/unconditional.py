@@ -1,0 +1,99 @@
+"""The unconditional GAN: one generator, one critic, any objective.
+
+Goodfellow et al. 2014, "Generative Adversarial Nets": G maps noise z ~ N(0, I) to
+samples; the critic D is trained to tell real from generated samples and G to fool
+it. Which game is played (minimax, non-saturating, Wasserstein, ...) is the
+objective's business; this file only knows the alternating schedule: ``n_critic``
+critic steps per generator step (Arjovsky et al. 2017 use 5 for WGAN).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ganforge.algorithms.base import Algorithm, LossOutput, Phase
+from ganforge.objectives.base import Objective
+from ganforge.registry import ALGORITHMS
+
+
+@ALGORITHMS.register("unconditional", paper="Goodfellow et al. 2014, Generative Adversarial Nets")
+class Unconditional(Algorithm):
+    """Generator ``g`` and critic ``d`` trained in alternation on an adversarial objective.
+
+    Args:
+        nets: ``g`` maps z (N, latent_dim) -> x (N, *shape); ``d`` maps x -> CriticOutput.
+        objective: the adversarial objective (``ganforge.objectives``).
+        latent_dim: dimension of z ~ N(0, I).
+        n_critic: critic steps per generator step. The engine step counts critic steps,
+            so ``train.steps`` critic updates make ``steps / n_critic`` generator updates.
+    """
+
+    networks: ClassVar[dict[str, str]] = {"g": "generator", "d": "critic"}
+    optimizers: ClassVar[dict[str, tuple[str, ...]]] = {"d": ("d",), "g": ("g",)}
+    ema_networks: ClassVar[tuple[str, ...]] = ("g",)
+
+    def __init__(
+        self,
+        nets: dict[str, nn.Module],
+        objective: Objective,
+        latent_dim: Annotated[int, Field(gt=0, le=4096)] = 64,
+        n_critic: Annotated[int, Field(gt=0, le=100)] = 1,
+    ) -> None:
+        super().__init__(nets)
+        self.objective = objective
+        self.latent_dim = latent_dim
+        self.n_critic = n_critic
+
+    @classmethod
+    def net_defaults(cls, algo_kwargs: dict[str, Any], data: Any) -> dict[str, dict[str, Any]]:
+        shape = tuple(data.shape)
+        return {
+            "g": {"latent_dim": algo_kwargs.get("latent_dim", 64), "out_shape": shape},
+            "d": {"in_shape": shape},
+        }
+
+    def phases(self) -> list[Phase]:
+        return [Phase("d", "d"), Phase("g", "g", every=self.n_critic)]
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(0, I), shape (n, latent_dim)."""
+        return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
+
+    def loss(self, phase: str, batch: dict[str, torch.Tensor], step: int) -> LossOutput:
+        g, d = self.nets["g"], self.nets["d"]
+        real = batch["real"]
+        n = real.shape[0]
+        if phase == "d":
+            # G's parameters are frozen by the engine in this phase: no graph through G.
+            fake = g(self.noise(n)).detach()
+            out_real, out_fake = d(real), d(fake)
+            loss = self.objective.d_loss(out_real, out_fake)
+            return LossOutput(
+                loss,
+                {
+                    "d/real": out_real.score.mean().detach(),
+                    "d/fake": out_fake.score.mean().detach(),
+                },
+            )
+        if phase == "g":
+            out_fake = d(g(self.noise(n)))
+            out_real = d(real) if self.objective.needs_real_for_g else None
+            return LossOutput(self.objective.g_loss(out_fake, out_real))
+        raise ValueError(f"unknown phase {phase!r}")
+
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        nets: dict[str, nn.Module] | None = None,
+    ) -> torch.Tensor:
+        g = (nets or self.nets)["g"]
+        return g(self.noise(n, generator))
+
+    def export_spec(self) -> dict[str, Any]:
+        return {"latent": {"distribution": "normal", "dim": self.latent_dim}}

@@ -1,0 +1,167 @@
+"""What happens around the loop: scalars, sample pictures, checkpoints, the progress bar.
+
+Each is a small object with optional hooks ``on_step_end(trainer)``,
+``on_log(trainer, scalars)`` and ``on_train_end(trainer)``; the trainer calls them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganforge.engine.checkpoint import save_checkpoint
+from ganforge.engine.io import atomic_write_text
+from ganforge.engine.trainer import Trainer
+
+
+class MetricsWriter:
+    """Appends one JSON line per log to ``metrics.jsonl`` and mirrors it to TensorBoard."""
+
+    def __init__(self, run_dir: Path, tensorboard: bool = True) -> None:
+        self.path = run_dir / "metrics.jsonl"
+        self.tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(log_dir=str(run_dir / "tb"))
+
+    def on_log(self, trainer: Trainer, scalars: dict[str, float]) -> None:
+        record = {"step": trainer.step, **{k: round(v, 7) for k, v in scalars.items()}}
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for k, v in scalars.items():
+                self.tb.add_scalar(k, v, trainer.step)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.tb is not None:
+            self.tb.flush()
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+
+    @staticmethod
+    def truncate(run_dir: Path, step: int) -> None:
+        """Drop records after ``step`` (a resumed run logs those steps again)."""
+        path = run_dir / "metrics.jsonl"
+        if not path.is_file():
+            return
+        keep = []
+        for line in path.read_text("utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash
+            if rec.get("step", 0) <= step:
+                keep.append(line)
+        atomic_write_text(path, "".join(ln + "\n" for ln in keep))
+
+
+class SampleWriter:
+    """Every ``every`` steps: a grid of images (or a 2-D scatter) from fixed noise."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        every: int,
+        n: int,
+        seed: int,
+        kind: str,
+        real: torch.Tensor | None = None,
+        centers: torch.Tensor | None = None,
+        tb: MetricsWriter | None = None,
+    ) -> None:
+        self.folder = run_dir / "samples"
+        self.every, self.n, self.seed, self.kind = every, n, seed, kind
+        self.real, self.centers, self.tb = real, centers, tb
+
+    def write(self, trainer: Trainer, name: str) -> Path:
+        from ganforge.reports import save_image_grid, scatter_2d
+
+        x = trainer.sample(self.n, self.seed).float().cpu()
+        path = self.folder / f"{name}.png"
+        if self.kind == "images":
+            save_image_grid(x, path)
+            if self.tb is not None and self.tb.tb is not None:
+                from ganforge.reports import make_grid
+
+                self.tb.tb.add_image("samples", make_grid(x), trainer.step)
+        else:
+            scatter_2d(
+                x[:, :2],
+                self.real,
+                path,
+                centers=self.centers,
+                title=f"step {trainer.step}",
+            )
+        return path
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        if trainer.step % self.every == 0:
+            self.write(trainer, f"step-{trainer.step:08d}")
+
+
+class Checkpointer:
+    """Every ``every`` steps (and at the end) the full state, atomically, keep-last-N."""
+
+    def __init__(self, run_dir: Path, every: int, keep_last: int, extra: dict[str, Any]) -> None:
+        self.folder = run_dir / "checkpoints"
+        self.every, self.keep_last, self.extra = every, keep_last, extra
+        self.last_step = -1
+
+    def save(self, trainer: Trainer) -> Path:
+        # The guard reads every loss and weight first: a NaN is never checkpointed.
+        trainer.check_finite(weights=True)
+        state = trainer.state_dict()
+        state.update(self.extra)
+        self.last_step = trainer.step
+        return save_checkpoint(self.folder, trainer.step, state, self.keep_last)
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        if trainer.step % self.every == 0:
+            self.save(trainer)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.last_step != trainer.step:
+            self.save(trainer)
+
+
+class ProgressBar:
+    """A rich progress bar with the latest losses."""
+
+    def __init__(self, total: int, start: int, description: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[losses]}"),
+            transient=False,
+        )
+        self.task = self.progress.add_task(description, total=total, completed=start, losses="")
+        self.progress.start()
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        self.progress.update(self.task, completed=trainer.step)
+
+    def on_log(self, trainer: Trainer, scalars: dict[str, float]) -> None:
+        losses = "  ".join(f"{k[5:]} {v:.3f}" for k, v in scalars.items() if k.startswith("loss/"))
+        self.progress.update(self.task, losses=losses)
+
+    def close(self) -> None:
+        self.progress.stop()

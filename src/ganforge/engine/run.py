@@ -1,0 +1,370 @@
+"""From a validated config to a finished run dir: build, train, checkpoint, export, resume.
+
+The order is chosen so that bad input costs nothing: the config is validated, the
+data read and the networks built *before* the run dir is created, so a typo or a
+corrupt dataset never leaves a half-made run behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import ganforge
+from ganforge import registry
+from ganforge.algorithms.base import Algorithm
+from ganforge.config import RunConfig, load_config, save_config
+from ganforge.data.base import InfiniteSampler, TensorDataset
+from ganforge.engine.callbacks import Checkpointer, MetricsWriter, ProgressBar, SampleWriter
+from ganforge.engine.checkpoint import latest_checkpoint, load_checkpoint
+from ganforge.engine.io import atomic_write_bytes, atomic_write_text, remove_stale_temps
+from ganforge.engine.trainer import Trainer, seed_everything
+from ganforge.errors import CheckpointError, ConfigError
+
+
+@dataclass
+class Built:
+    """Everything a run needs, built from a config."""
+
+    config: RunConfig
+    dataset: TensorDataset
+    algorithm: Algorithm
+    optimizers: dict[str, torch.optim.Optimizer]
+    sampler: InfiniteSampler
+    device: torch.device
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(
+            f"train.device: {name!r} is not a device (use auto, cpu, cuda, cuda:1)."
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "train.device is cuda but no CUDA GPU is available; use train.device=auto."
+        )
+    return dev
+
+
+def build_nets(
+    cfg: RunConfig, dataset: TensorDataset
+) -> tuple[dict[str, torch.nn.Module], RunConfig]:
+    """Build the networks, filling the arguments the recipe left to the data
+    (``in_shape``, ``out_shape``, ``latent_dim``); return them and the filled config."""
+    algo_cls = registry.ALGORITHMS.get(cfg.algorithm["name"])
+    defaults = algo_cls.net_defaults(cfg.algorithm, dataset)
+    nets, specs = {}, {}
+    for key, spec in cfg.nets.items():
+        accepted = registry.NETS.parameters(spec["name"])
+        filled = dict(spec)
+        for arg, value in defaults.get(key, {}).items():
+            if arg in accepted and filled.get(arg) is None:
+                filled[arg] = value
+        specs[key] = registry.NETS.validate(filled, f"nets.{key}")
+        try:
+            nets[key] = registry.NETS.build(specs[key], f"nets.{key}")
+        except ValueError as e:  # a network rejecting its arguments (e.g. resolution)
+            raise ConfigError(f"nets.{key} ({spec['name']}): {e}") from None
+    return nets, cfg.model_copy(update={"nets": specs})
+
+
+def build(cfg: RunConfig) -> Built:
+    """Dataset, networks, algorithm, optimizers and sampler for ``cfg`` (seeded)."""
+    device = resolve_device(cfg.train.device)
+    seed_everything(cfg.seed)
+    dataset = registry.DATASETS.build(cfg.data, "data")
+    if len(dataset) < cfg.train.batch_size:
+        raise ConfigError(
+            f"train.batch_size is {cfg.train.batch_size} but dataset {cfg.data['name']!r} "
+            f"has only {len(dataset)} samples."
+        )
+    dataset.to(device)
+    nets, cfg = build_nets(cfg, dataset)
+    nets = {k: v.to(device) for k, v in nets.items()}
+    objective = registry.OBJECTIVES.build(cfg.objective, "objective")
+    algorithm = registry.ALGORITHMS.build(
+        cfg.algorithm, "algorithm", nets=nets, objective=objective
+    )
+    optimizers = {}
+    for key, spec in cfg.optim.items():
+        params = [p for n in algorithm.optimizers[key] for p in nets[n].parameters()]
+        optimizers[key] = registry.OPTIMIZERS.build(spec, f"optim.{key}", params=params)
+    sampler = InfiniteSampler(len(dataset), cfg.train.batch_size, seed=cfg.seed)
+    return Built(cfg, dataset, algorithm, optimizers, sampler, device)
+
+
+# -- run dirs -------------------------------------------------------------------------------
+def new_run_dir(root: Path, name: str) -> Path:
+    """``root/<name>-0001`` with the next free number (created, race-free)."""
+    root.mkdir(parents=True, exist_ok=True)
+    taken = [p.name[len(name) + 1 :] for p in root.glob(f"{name}-*")]
+    n = max([int(t) for t in taken if t.isdigit()], default=0) + 1
+    while True:
+        path = root / f"{name}-{n:04d}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
+
+
+def _git_hash() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment(cfg: RunConfig, device: torch.device) -> dict[str, Any]:
+    import numpy
+
+    return {
+        "ganforge": ganforge.__version__,
+        "git": _git_hash(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "device": str(device),
+        "cuda": torch.version.cuda,
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "threads": torch.get_num_threads(),
+        "seed": cfg.seed,
+        "argv": sys.argv,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+# -- the run ------------------------------------------------------------------------------
+def _make_trainer(
+    built: Built, run_dir: Path, progress: bool, extra_callbacks: list[Any]
+) -> tuple[Trainer, list[Any]]:
+    cfg = built.config
+    t = cfg.train
+    metrics = MetricsWriter(run_dir, tensorboard=t.tensorboard)
+    real = centers = None
+    if built.dataset.kind == "points":
+        real = built.dataset.tensors["real"][:2500].float().cpu()
+        centers = built.dataset.info.get("centers")
+    samples = SampleWriter(
+        run_dir,
+        t.sample_every,
+        t.n_samples,
+        t.sample_seed,
+        built.dataset.kind,
+        real,
+        centers,
+        metrics,
+    )
+    ckpt = Checkpointer(run_dir, t.ckpt_every, t.keep_last, {"config": cfg.to_dict()})
+    callbacks: list[Any] = [metrics, samples, ckpt, *extra_callbacks]
+    trainer = Trainer(
+        built.algorithm,
+        built.optimizers,
+        built.dataset,
+        built.sampler,
+        ema_decay=t.ema,
+        ema_start=t.ema_start,
+        grad_clip=t.grad_clip,
+        precision=t.precision,
+        log_every=t.log_every,
+        callbacks=callbacks,
+    )
+    if progress:
+        trainer.callbacks.append(ProgressBar(t.steps, trainer.step, cfg.recipe or "train"))
+    return trainer, callbacks
+
+
+def _fit(trainer: Trainer, built: Built, run_dir: Path) -> Path:
+    try:
+        trainer.run(built.config.train.steps)
+    finally:
+        for cb in trainer.callbacks:
+            close = getattr(cb, "close", None)
+            if close is not None:
+                close()
+    samples = next(cb for cb in trainer.callbacks if isinstance(cb, SampleWriter))
+    samples.write(trainer, "final")
+    export_generator(trainer, built, run_dir)
+    return run_dir
+
+
+def train(
+    config: RunConfig | dict[str, Any] | str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    seed: int | None = None,
+    out: Path | str | None = None,
+    runs_root: Path | str = "runs",
+    progress: bool = True,
+    callbacks: list[Any] | tuple[Any, ...] = (),
+) -> Path:
+    """Train a recipe; return the run dir.
+
+    Args:
+        config: a recipe name, a YAML path, a dict or a RunConfig (None: the default recipe).
+        overrides: ``"a.b=c"`` strings, as ``--set`` on the command line.
+        seed: overrides the recipe's seed.
+        out: the run dir (must not exist or be empty); default ``runs_root/<recipe>-NNNN``.
+        callbacks: extra trainer callbacks (``on_step_end``, ``on_log``, ``on_train_end``).
+    """
+    if isinstance(config, RunConfig):
+        config = config.to_dict()
+    cfg = load_config(config, overrides, seed)
+    built = build(cfg)  # may fail on data or networks: before any run dir exists
+    if out is None:
+        run_dir = new_run_dir(Path(runs_root), cfg.recipe or "run")
+    else:
+        run_dir = Path(out)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            hint = (
+                " (it is a run: use `ganforge resume`)"
+                if (run_dir / "config.yaml").exists()
+                else ""
+            )
+            raise ConfigError(
+                f"Output dir {run_dir} exists and is not empty{hint}. Choose another --out."
+            )
+        run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(built.config, run_dir / "config.yaml")
+    atomic_write_text(run_dir / "env.json", json.dumps(environment(cfg, built.device), indent=2))
+    trainer, _ = _make_trainer(built, run_dir, progress, list(callbacks))
+    return _fit(trainer, built, run_dir)
+
+
+def resume(
+    run_dir: Path | str,
+    steps: int | None = None,
+    *,
+    progress: bool = True,
+    callbacks: list[Any] | tuple[Any, ...] = (),
+) -> Path:
+    """Continue a run from its latest complete checkpoint, exactly.
+
+    ``steps`` sets a new total number of steps (default: the run's own ``train.steps``).
+    Training N more steps after a resume gives bitwise the same weights on CPU as
+    training without the interruption.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise CheckpointError(f"{run_dir} is not a ganforge run dir (no config.yaml).")
+    folder = run_dir / "checkpoints"
+    remove_stale_temps(folder)  # leftovers of a write interrupted by a crash
+    state = load_checkpoint(latest_checkpoint(folder))
+    cfg = load_config(state["config"])
+    if steps is not None:
+        if steps < int(state["step"]):
+            raise ConfigError(f"--steps {steps} is below the checkpoint's step {state['step']}.")
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": steps})})
+    built = build(cfg)
+    trainer, _ = _make_trainer(built, run_dir, progress, list(callbacks))
+    trainer.load_state_dict(state)
+    MetricsWriter.truncate(run_dir, trainer.step)
+    if steps is not None:
+        save_config(built.config, run_dir / "config.yaml")
+    return _fit(trainer, built, run_dir)
+
+
+# -- exported generators --------------------------------------------------------------------
+def export_generator(trainer: Trainer, built: Built, run_dir: Path) -> None:
+    """``generator.safetensors`` (EMA weights where kept) + ``generator.json``: enough to
+    sample without the recipe."""
+    import safetensors.torch
+
+    algo = built.algorithm
+    gen_key = next(k for k, role in algo.networks.items() if role == "generator")
+    net = trainer.sampling_nets()[gen_key]
+    tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    atomic_write_bytes(run_dir / "generator.safetensors", safetensors.torch.save(tensors))
+    meta = {
+        "format": 1,
+        "ganforge": ganforge.__version__,
+        "net": built.config.to_dict()["nets"][gen_key],
+        "sampling": algo.export_spec(),
+        "data": {
+            "name": built.config.data["name"],
+            "kind": built.dataset.kind,
+            "shape": list(built.dataset.shape),
+            "range": [-1.0, 1.0] if built.dataset.kind == "images" else None,
+        },
+        "ema": trainer.ema is not None,
+        "step": trainer.step,
+        "recipe": built.config.recipe,
+    }
+    atomic_write_text(run_dir / "generator.json", json.dumps(meta, indent=2))
+
+
+class Generator:
+    """An exported generator: ``sample(n, seed)`` without the recipe or the trainer."""
+
+    def __init__(self, net: torch.nn.Module, meta: dict[str, Any]) -> None:
+        self.net, self.meta = net.eval(), meta
+        latent = meta["sampling"]["latent"]
+        if latent.get("distribution") != "normal":
+            raise CheckpointError(f"unsupported latent distribution {latent.get('distribution')!r}")
+        self.latent_dim = int(latent["dim"])
+
+    @property
+    def kind(self) -> str:
+        return self.meta["data"]["kind"]
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0, batch_size: int = 256) -> torch.Tensor:
+        """``n`` samples from z ~ N(0, I) drawn with ``seed``: (n, *shape)."""
+        device = next(self.net.parameters()).device
+        g = torch.Generator(device=device).manual_seed(seed)
+        z = torch.randn(n, self.latent_dim, generator=g, device=device)
+        return torch.cat([self.net(z[i : i + batch_size]) for i in range(0, n, batch_size)])
+
+
+def load(path: Path | str, device: str = "cpu") -> Generator:
+    """Load an exported generator from a run dir (or its ``generator.json``)."""
+    from ganforge.engine.checkpoint import read_safetensors_weights
+
+    path = Path(path)
+    folder = path.parent if path.suffix == ".json" else path
+    meta_path, weights = folder / "generator.json", folder / "generator.safetensors"
+    if not meta_path.is_file() or not weights.is_file():
+        raise CheckpointError(
+            f"{folder} has no exported generator (generator.json + generator.safetensors). "
+            "It is written at the end of training; `ganforge resume` finishes a stopped run."
+        )
+    try:
+        meta = json.loads(meta_path.read_text("utf-8"))
+        spec = meta["net"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{meta_path} is damaged: {e}.") from None
+    registry.load_all()
+    net = registry.NETS.build(spec, "generator.json net")
+    try:
+        net.load_state_dict(read_safetensors_weights(weights))
+    except RuntimeError as e:
+        raise CheckpointError(f"{weights} does not match {meta_path}: {e}") from None
+    return Generator(net.to(device), meta)
+
+
+def set_threads_from_env() -> None:
+    """Respect GANFORGE_THREADS (tests and benchmarks pin threads for reproducible speed)."""
+    n = os.environ.get("GANFORGE_THREADS")
+    if n and n.isdigit():
+        torch.set_num_threads(int(n))

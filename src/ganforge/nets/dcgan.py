@@ -1,0 +1,185 @@
+"""DCGAN: all-convolutional generator and critic for square images.
+
+Radford et al. 2016, Unsupervised Representation Learning with Deep Convolutional
+Generative Adversarial Networks. The architecture guidelines of the paper: strided
+(transposed) convolutions instead of pooling, batch norm in both players except the
+generator's output and the critic's input layer, ReLU in the generator (tanh at the
+output), LeakyReLU(0.2) in the critic, no fully connected hidden layers, weights
+~ N(0, 0.02).
+
+Registered as ``dcgan-g`` and ``dcgan-d``. Resolutions 16, 32 and 64 (square, any
+channel count). Width: ``base_channels`` is the channel count at the largest feature
+map next to the image; channels double each time the resolution halves, so the 4x4
+map has ``base_channels * 2**(log2(H) - 3)`` (512 for 64x64 and base 64, as in the paper's
+PyTorch port).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ganforge.nets.base import CriticOutput
+from ganforge.nn.layers import (
+    LEAKY_SLOPE,
+    InitName,
+    PositiveInt,
+    Shape,
+    UnsupportedShapeError,
+    apply_spectral_norm,
+    init_weights,
+)
+from ganforge.registry import NETS
+
+_PAPER = (
+    "Radford et al. 2016, Unsupervised Representation Learning with Deep "
+    "Convolutional Generative Adversarial Networks"
+)
+
+#: Image sides the DCGAN networks support -> number of stride-2 (de)convolutions.
+SUPPORTED_RESOLUTIONS: dict[int, int] = {16: 2, 32: 3, 64: 4}
+
+
+def _geometry(shape: tuple[int, ...], net: str, arg: str) -> tuple[int, int]:
+    """(channels, number of stride-2 layers) for an image shape (C, H, W), or a teaching error."""
+    shape = tuple(int(s) for s in shape)
+    sides = ", ".join(str(r) for r in SUPPORTED_RESOLUTIONS)
+    if len(shape) != 3 or shape[1] != shape[2] or shape[1] not in SUPPORTED_RESOLUTIONS:
+        raise UnsupportedShapeError(
+            f"{net} supports square images (C, H, H) with H in {{{sides}}}; got {arg}={shape}. "
+            f"Resize or pad the data (e.g. MNIST 28x28 -> 32x32), or use mlp-g / mlp-d."
+        )
+    return shape[0], SUPPORTED_RESOLUTIONS[shape[1]]
+
+
+@NETS.register("dcgan-g", paper=_PAPER)
+class DCGANGenerator(nn.Module):
+    """DCGAN generator: z (N, latent_dim) -> images (N, C, H, H) in [-1, 1].
+
+    z is read as a (latent_dim, 1, 1) map and projected to 4x4 by a 4x4 transposed
+    convolution; stride-2 transposed convolutions (k4, s2, p1) + BN + ReLU then double
+    the resolution and halve the channels; the last one maps to C channels + tanh.
+
+    Args:
+        latent_dim: size of z.
+        out_shape: (C, H, H) with H in 16, 32, 64.
+        base_channels: channels of the last hidden map (H/2 x H/2).
+        norm: ``batch`` (the paper) or ``none``.
+        spectral_norm: spectrally normalise every (transposed) convolution (Miyato et al. 2018).
+        init: ``dcgan`` (N(0, 0.02), BN scale N(1, 0.02)) or ``default`` (PyTorch's).
+
+    Raises:
+        UnsupportedShapeError (a ValueError): for any other ``out_shape``.
+    """
+
+    def __init__(
+        self,
+        latent_dim: PositiveInt,
+        out_shape: Shape,
+        base_channels: PositiveInt = 64,
+        norm: Literal["batch", "none"] = "batch",
+        spectral_norm: bool = False,
+        init: InitName = "dcgan",
+    ) -> None:
+        super().__init__()
+        self.latent_dim = int(latent_dim)
+        self.out_shape = tuple(int(s) for s in out_shape)
+        channels, n_up = _geometry(self.out_shape, "dcgan-g", "out_shape")
+        bias = norm != "batch"  # batch norm's mean subtraction cancels a conv bias
+
+        def block(c_in: int, c_out: int, stride: int, padding: int) -> list[nn.Module]:
+            layers: list[nn.Module] = [
+                nn.ConvTranspose2d(c_in, c_out, 4, stride, padding, bias=bias)
+            ]
+            if norm == "batch":
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.ReLU())
+            return layers
+
+        ch = base_channels * 2 ** (n_up - 1)
+        layers = block(self.latent_dim, ch, 1, 0)  # 1x1 -> 4x4
+        for _ in range(n_up - 1):  # 4x4 -> ... -> H/2
+            layers += block(ch, ch // 2, 2, 1)
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]  # H/2 -> H
+        self.net = nn.Sequential(*layers)
+        init_weights(self, init)
+        if spectral_norm:
+            apply_spectral_norm(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """z: (N, latent_dim) -> (N, C, H, H), values in [-1, 1]."""
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"dcgan-g expects z of shape (N, {self.latent_dim}); got {tuple(z.shape)}."
+            )
+        return self.net(z[:, :, None, None])
+
+
+@NETS.register("dcgan-d", paper=_PAPER)
+class DCGANDiscriminator(nn.Module):
+    """DCGAN critic: images (N, C, H, H) -> CriticOutput(score (N,), features (N, F)).
+
+    Stride-2 convolutions (k4, s2, p1) + norm + LeakyReLU(0.2) halve the resolution and
+    double the channels down to 4x4 (no norm on the first layer, which sees the image);
+    a final 4x4 convolution gives one raw score per sample. ``features`` is the
+    flattened 4x4 map fed to that last layer, F = 16 * base_channels * 2**(n - 1), n
+    the number of stride-2 layers.
+
+    Args:
+        in_shape: (C, H, H) with H in 16, 32, 64.
+        base_channels: channels after the first convolution (H/2 x H/2).
+        norm: ``batch`` (the paper); ``layer`` (per-sample GroupNorm(1, C) over C, H, W,
+            which Gulrajani et al. 2017 recommend for gradient-penalty critics, since a
+            batch-norm critic mixes samples in the penalised gradient); or ``none``
+            (usual with ``spectral_norm``).
+        spectral_norm: spectrally normalise every convolution (Miyato et al. 2018).
+        init: ``dcgan`` (N(0, 0.02), norm scale N(1, 0.02)) or ``default`` (PyTorch's).
+
+    Raises:
+        UnsupportedShapeError (a ValueError): for any other ``in_shape``.
+    """
+
+    def __init__(
+        self,
+        in_shape: Shape,
+        base_channels: PositiveInt = 64,
+        norm: Literal["batch", "layer", "none"] = "batch",
+        spectral_norm: bool = False,
+        init: InitName = "dcgan",
+    ) -> None:
+        super().__init__()
+        self.in_shape = tuple(int(s) for s in in_shape)
+        channels, n_down = _geometry(self.in_shape, "dcgan-d", "in_shape")
+        ch = base_channels
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, ch, 4, 2, 1),
+            nn.LeakyReLU(LEAKY_SLOPE),
+        ]
+        for _ in range(n_down - 1):
+            layers.append(nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=norm != "batch"))
+            if norm == "batch":
+                layers.append(nn.BatchNorm2d(2 * ch))
+            elif norm == "layer":
+                layers.append(nn.GroupNorm(1, 2 * ch))
+            layers.append(nn.LeakyReLU(LEAKY_SLOPE))
+            ch *= 2
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Conv2d(ch, 1, 4, 1, 0)  # 4x4 -> 1x1
+        self.feature_dim = ch * 16
+        init_weights(self, init)
+        if spectral_norm:
+            apply_spectral_norm(self)
+
+    def forward(self, x: torch.Tensor) -> CriticOutput:
+        """x: (N, C, H, H) -> CriticOutput(score (N,), features (N, 16 * C_last), aux None)."""
+        if tuple(x.shape[1:]) != self.in_shape:
+            raise ValueError(
+                f"dcgan-d expects images of shape (N, {', '.join(map(str, self.in_shape))}); "
+                f"got {tuple(x.shape)}."
+            )
+        h = self.body(x)
+        score = self.head(h).reshape(x.shape[0])
+        return CriticOutput(score=score, features=h.flatten(1))

@@ -1,0 +1,81 @@
+"""Shared fixtures: tiny recipes, the real datasets folder, thread pinning."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = (REPO / ".." / "shared" / "datasets").resolve()
+
+# Tiny, fast runs. Two threads: the CI machine has two cores.
+torch.set_num_threads(2)
+
+TINY_RING8: dict[str, Any] = {
+    "recipe": "tiny-ring8",
+    "seed": 3,
+    "data": {"name": "ring8", "n": 2000},
+    "nets": {
+        "g": {"name": "mlp-g", "hidden": [32, 32]},
+        "d": {"name": "mlp-d", "hidden": [32, 32], "dropout": 0.1},
+    },
+    "algorithm": {"name": "unconditional", "latent_dim": 2, "n_critic": 2},
+    "objective": {"name": "ns"},
+    "optim": {"g": {"name": "adam", "lr": 1e-3}, "d": {"name": "adam", "lr": 1e-3}},
+    "train": {
+        "steps": 40,
+        "batch_size": 32,
+        "ema": 0.9,
+        "ema_start": 5,
+        "log_every": 10,
+        "sample_every": 20,
+        "ckpt_every": 20,
+        "keep_last": 5,
+        "n_samples": 64,
+        "tensorboard": False,
+    },
+}
+
+TINY_DIGITS: dict[str, Any] = {
+    "recipe": "tiny-digits",
+    "seed": 1,
+    "data": {"name": "digits", "resolution": 16},
+    "nets": {
+        "g": {"name": "dcgan-g", "base_channels": 8},
+        "d": {"name": "dcgan-d", "base_channels": 8},
+    },
+    "algorithm": {"name": "unconditional", "latent_dim": 8},
+    "objective": {"name": "minimax"},
+    "optim": {"g": {"name": "adam"}, "d": {"name": "adam"}},
+    "train": {
+        "steps": 40,
+        "batch_size": 16,
+        "ema": 0.99,
+        "log_every": 10,
+        "sample_every": 20,
+        "ckpt_every": 20,
+        "n_samples": 16,
+        "tensorboard": True,
+    },
+}
+
+
+@pytest.fixture
+def tiny_ring8() -> dict[str, Any]:
+    return copy.deepcopy(TINY_RING8)
+
+
+@pytest.fixture
+def tiny_digits() -> dict[str, Any]:
+    return copy.deepcopy(TINY_DIGITS)
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"real datasets not found at {SHARED_DATASETS}")
+    return SHARED_DATASETS
