@@ -89,6 +89,13 @@ def test_heldout_accuracy_and_confidence(clf, split):
     assert torch.allclose(probs, predict_proba(clf, x_test))
     assert confident_fraction(probs) > 0.85
     assert (probs.argmax(1) == y_test).float().mean() > 0.95
+    # the background class must not swallow imperfect but readable digits either
+    x = uint8_to_float(x_test)
+    noisy = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(5))).clamp(
+        -1, 1
+    )
+    assert confident_fraction(predict_proba(clf, noisy)) > 0.8
+    assert confident_fraction(predict_proba(clf, (x + 1) * 0.7 - 1)) > 0.8  # 70% brightness
 
 
 def _garbage(n: int = 512) -> dict[str, torch.Tensor]:

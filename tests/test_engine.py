@@ -165,7 +165,8 @@ def test_truncated_or_edited_checkpoint_is_refused(
     with pytest.raises(CheckpointError, match="digest does not match"):
         ckpt.load_checkpoint(path)
 
-    header_edit = good.replace(b'"step": 20', b'"step": 21')
+    # the JSON state sits escaped inside the safetensors header: {..."step\\": 20...}
+    header_edit = good.replace(b'step\\": 20', b'step\\": 21')
     assert header_edit != good
     path.write_bytes(header_edit)
     with pytest.raises(CheckpointError, match="digest does not match"):

@@ -10,18 +10,26 @@ high-confidence predictions far away from the training data", CVPR 2019). Unifor
 noise, blank images or blurry blobs can then be called a "1" or an "8" with 99%
 confidence.
 
-Our fix is an explicit *background* ("not a digit") class, trained on images made
-from noise: uniform and Gaussian noise, blank images of any grey level, smooth
-low-frequency noise, sparse speckles, real digits whose pixels were shuffled (same
-intensity histogram, no strokes), blurred or not, and averages of several real digits
-(the blob a collapsed generator makes; a plain classifier on 16x16 digits calls the
-mean digit a digit with 100% of samples over 0.9 confidence, and a white image too). :func:`predict_proba` returns the
-probabilities of the real classes only, so the mass that goes to the background class
-lowers every class's confidence, and such images are not counted as confident. We
-chose this over temperature scaling because calibrating on held-out *digits* says
-nothing about images that are not digits: temperature fixes in-distribution
-calibration, not out-of-distribution overconfidence (outlier exposure, Hendrycks et
-al., ICLR 2019, is the principled version of what we do).
+Measured on 16x16 digits with the same network trained without it (20 epochs, 99%
+held-out accuracy), the fraction of images classified with confidence > 0.9 was: all
+white 1.00, the mean of all digits 1.00, random grey levels 0.36, smooth noise 0.30,
+uniform noise 0.10; a check meant to reject garbage cannot rest on that.
+
+Our fix is an explicit *background* ("not a digit") class trained on generated
+outliers (outlier exposure, Hendrycks et al., ICLR 2019): uniform and Gaussian noise,
+blank images of any grey level, smooth low-frequency noise, sparse speckles, real
+digits with their pixels shuffled (same intensities, no strokes), blurred or not, and
+means of several real digits (the blob a collapsed generator makes). See
+:func:`background_images`. With it all of the above score 0.00-0.01 (inverted digits
+and checkerboards, never seen in training, too). :func:`predict_proba` returns the
+probabilities of the real classes only, so mass on the background class lowers every
+class's confidence. Training also dims, blurs and shifts digits slightly, so that the
+background class does not swallow readable but imperfect samples (noisy, dim or soft
+test digits stay > 85% confident).
+
+We chose this over temperature scaling: calibrating on held-out *digits* says nothing
+about images that are not digits; temperature fixes in-distribution calibration, not
+out-of-distribution overconfidence.
 """
 
 from __future__ import annotations
@@ -223,6 +231,31 @@ def _random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -
     return padded.permute(0, 2, 3, 1)[b, rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
+def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Training augmentation of float (N, C, H, W) in [-1, 1].
+
+    Shifts of up to 1 pixel; half the images dimmed (intensity times U[0.4, 1] on
+    the 0..1 scale) and a fifth mildly blurred (3x3 box blended in with weight U[0, 1]).
+    Without it a dim or soft digit, which a generator easily makes and a person reads
+    at once, was sent to the background class (25% confident for digits at 70%
+    brightness).
+    """
+    n = len(x)
+    x = _random_shift(x, 1, generator)
+    gain = torch.where(
+        torch.rand(n, 1, 1, 1, generator=generator) < 0.5,
+        0.4 + 0.6 * torch.rand(n, 1, 1, 1, generator=generator),
+        torch.ones(n, 1, 1, 1),
+    )
+    x = (x + 1) * gain - 1  # scales the 0..1 intensity; black (-1) stays black
+    mix = torch.where(
+        torch.rand(n, 1, 1, 1, generator=generator) < 0.2,
+        torch.rand(n, 1, 1, 1, generator=generator),
+        torch.zeros(n, 1, 1, 1),
+    )
+    return torch.lerp(x, _blur(x), mix)
+
+
 @contextlib.contextmanager
 def _num_threads(n: int | None) -> Iterator[None]:
     """Temporarily set torch's intra-op CPU threads (None: leave them as they are)."""
@@ -240,7 +273,7 @@ def train_classifier(
     images: torch.Tensor,
     labels: torch.Tensor,
     num_classes: int | None = None,
-    epochs: int = 20,
+    epochs: int = 30,
     batch_size: int = 64,
     lr: float = 2e-3,
     seed: int = 0,
@@ -266,7 +299,8 @@ def train_classifier(
         lr: Adam learning rate, cosine-decayed to 0.
         seed: seeds initialisation and the private generator.
         background: train an extra "not of any class" output (see module docstring).
-        augment: random translations of up to 1 pixel.
+        augment: random translations of up to 1 pixel, dimming and mild blur (see
+            ``_augment``), so that slightly imperfect samples still count as digits.
         width: see :class:`LeNet`.
         num_threads: torch CPU threads while training (restored afterwards); None
             keeps the caller's setting. One thread by default: the model is so small
@@ -312,7 +346,7 @@ def train_classifier(
                     y = torch.cat([y, torch.full((n_bg,), k, dtype=torch.long)])
                 x = uint8_to_float(x)
                 if augment:
-                    x = _random_shift(x, 1, g)
+                    x = _augment(x, g)
                 loss = F.cross_entropy(model(x), y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -476,7 +510,7 @@ def _save(model: LeNet, path: Path, meta: dict[str, Any]) -> None:
 
 
 def digits_classifier(
-    resolution: int = 16, seed: int = 0, epochs: int = 20, retrain: bool = False
+    resolution: int = 16, seed: int = 0, epochs: int = 30, retrain: bool = False
 ) -> LeNet:
     """A :class:`LeNet` (with background class) for scikit-learn's digits at ``resolution``.
 
