@@ -102,7 +102,8 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys, json
     from pathlib import Path
-    from ganforge.engine import checkpoint, io
+    from ganforge import io
+    from ganforge.engine import checkpoint
     from ganforge.engine.run import train
 
     real_write = io.atomic_write_bytes

@@ -240,7 +240,7 @@ def load_config(
 
 
 def save_config(cfg: RunConfig, path: Path) -> None:
-    from ganforge.engine.io import atomic_write_text
+    from ganforge.io import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 

@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from rich.progress import (
 )
 
 from ganforge.errors import DataError
+from ganforge.io import atomic_open
 
 _CHUNK = 1 << 20  # 1 MiB: large enough for speed, small enough for a smooth bar
 
@@ -177,75 +177,50 @@ def download(
     hint = f"Source: {url}. {LOCAL_COPY_HINT}"
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     except OSError as e:
         raise DataError(
             f"Cannot write into {dest.parent} to download {url}: {e}. Set GANFORGE_DATA to a "
             f"writable folder. {LOCAL_COPY_HINT}"
         ) from None
-    tmp = Path(tmp_name)
     hashers = {algo: hashlib.new(algo) for algo in expected}
-    try:
-        with os.fdopen(fd, "wb") as f:
-            try:
-                response = urlopen(url, timeout=timeout)
-            except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
-                raise DataError(
-                    f"Could not download {url} to {dest}: {e}. {LOCAL_COPY_HINT}"
-                ) from None
-            with response:
-                length = response.headers.get("Content-Length") if response.headers else None
-                total = int(length) if length and length.isdigit() else None
-                received = 0
-                with progress_bar(f"{dest.name}", total, bytes_=True, enabled=progress) as adv:
-                    while True:
-                        try:
-                            chunk = response.read(_CHUNK)
-                        except (OSError, ValueError, http.client.HTTPException) as e:
-                            raise DataError(
-                                f"The download of {url} broke off after {received} bytes: "
-                                f"{e}. Run again to retry. {LOCAL_COPY_HINT}"
-                            ) from None
-                        if not chunk:
-                            break
-                        f.write(chunk)
-                        for h in hashers.values():
-                            h.update(chunk)
-                        received += len(chunk)
-                        adv(len(chunk))
-            if total is not None and received != total:
-                raise DataError(
-                    f"The download of {url} is truncated: got {received} of {total} bytes. "
-                    f"Run again to retry. {LOCAL_COPY_HINT}"
-                )
-            f.flush()
-            os.fsync(f.fileno())
+    # atomic_open removes the temp file if anything below raises: dest is never half-written
+    with atomic_open(dest) as f:
+        try:
+            response = urlopen(url, timeout=timeout)
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
+            raise DataError(f"Could not download {url} to {dest}: {e}. {LOCAL_COPY_HINT}") from None
+        with response:
+            length = response.headers.get("Content-Length") if response.headers else None
+            total = int(length) if length and length.isdigit() else None
+            received = 0
+            with progress_bar(f"{dest.name}", total, bytes_=True, enabled=progress) as adv:
+                while True:
+                    try:
+                        chunk = response.read(_CHUNK)
+                    except (OSError, ValueError, http.client.HTTPException) as e:
+                        raise DataError(
+                            f"The download of {url} broke off after {received} bytes: "
+                            f"{e}. Run again to retry. {LOCAL_COPY_HINT}"
+                        ) from None
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    for h in hashers.values():
+                        h.update(chunk)
+                    received += len(chunk)
+                    adv(len(chunk))
+        if total is not None and received != total:
+            raise DataError(
+                f"The download of {url} is truncated: got {received} of {total} bytes. "
+                f"Run again to retry. {LOCAL_COPY_HINT}"
+            )
         for algo, h in hashers.items():
             got = h.hexdigest()
             if got != expected[algo]:
                 raise DataError(
                     _mismatch_message(f"the download of {url}", algo, expected[algo], got, hint)
                 )
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(dest.parent)
     return dest
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- remote datasets ----------------------------------------------------------------------

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 
 from ganforge.engine.checkpoint import save_checkpoint
-from ganforge.engine.io import atomic_write_text
 from ganforge.engine.trainer import Trainer
+from ganforge.io import atomic_write_text
 
 
 class MetricsWriter:

@@ -26,8 +26,8 @@ import safetensors
 import safetensors.torch
 import torch
 
-from ganforge.engine.io import atomic_write_bytes, atomic_write_text, remove_stale_temps
 from ganforge.errors import CheckpointError
+from ganforge.io import atomic_write_bytes, atomic_write_text, remove_stale_temps
 
 FORMAT_VERSION = 1
 CKPT_RE = re.compile(r"^step-(\d{8,})\.safetensors$")

@@ -26,9 +26,9 @@ from ganforge.config import RunConfig, load_config, save_config
 from ganforge.data.base import InfiniteSampler, TensorDataset
 from ganforge.engine.callbacks import Checkpointer, MetricsWriter, ProgressBar, SampleWriter
 from ganforge.engine.checkpoint import latest_checkpoint, load_checkpoint
-from ganforge.engine.io import atomic_write_bytes, atomic_write_text, remove_stale_temps
 from ganforge.engine.trainer import Trainer, seed_everything
 from ganforge.errors import CheckpointError, ConfigError
+from ganforge.io import atomic_write_bytes, atomic_write_text, remove_stale_temps
 
 
 @dataclass

@@ -39,7 +39,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.data.base import float_to_uint8, uint8_to_float
+from ganforge.io import atomic_write_bytes
 
 #: Bumped when the architecture or the training recipe changes: old caches are retrained.
 FORMAT_VERSION = 1
@@ -432,17 +432,12 @@ def cache_dir() -> Path:
 def digits_uint8(resolution: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's 1797 8x8 digits as uint8 (1797, 1, R, R) and int64 labels (1797,).
 
-    Values 0..16 are scaled to 0..255, upscaled with bilinear ``F.interpolate``
-    (``align_corners=False``) and rounded, as ganforge's ``digits`` dataset does.
+    Exactly ganforge's ``digits`` dataset, so the classifier sees what the GAN learns from.
     """
-    # TODO(lead): use the digits dataset module once it exists, so the two cannot drift.
-    from sklearn.datasets import load_digits
+    from ganforge.data.digits import digits
 
-    bunch = load_digits()
-    x = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) * (255.0 / 16.0)
-    if resolution != 8:
-        x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)
-    return x.round().clamp(0, 255).to(torch.uint8), torch.as_tensor(bunch.target).long()
+    ds = digits(resolution=resolution)  # type: ignore[arg-type]
+    return ds.tensors["real"], ds.tensors["label"]
 
 
 def digits_split(
@@ -493,20 +488,7 @@ def _save(model: LeNet, path: Path, meta: dict[str, Any]) -> None:
         {k: v.contiguous() for k, v in model.state_dict().items()},
         metadata={"ganforge": json.dumps(meta, sort_keys=True)},
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)  # mkstemp makes 0600 files; a cache is shared like any file
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
 
 
 def digits_classifier(

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from ganforge.data.base import float_to_uint8
-from ganforge.reports._io import atomic_write
+from ganforge.io import atomic_write
 
 #: Width in pixels that :func:`save_image_grid` upscales small grids to (at least).
 MIN_GRID_WIDTH = 256

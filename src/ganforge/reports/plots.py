@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ganforge.reports._io import atomic_write
+from ganforge.io import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
