@@ -31,6 +31,8 @@ TINY_RING8: dict[str, Any] = {
         "batch_size": 32,
         "ema": 0.9,
         "ema_start": 5,
+        "lr_schedule": "linear",
+        "lr_decay_start": 10,
         "log_every": 10,
         "sample_every": 20,
         "ckpt_every": 20,

@@ -62,6 +62,15 @@ def test_phase_schedule() -> None:
     assert [s for s in range(8) if late.due(s)] == [3, 5, 7]
 
 
+def test_linear_lr_schedule(tiny_ring8: dict[str, Any], tmp_path: Path) -> None:
+    run = train(tiny_ring8, out=tmp_path / "run", progress=False)
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    lrs = {r["step"]: r["lr/d"] for r in records}
+    # logged after step s-1 ran: factor 1 - (s - 1 - 10) / 30 once decay started at 10
+    assert lrs[10] == pytest.approx(1e-3)
+    assert lrs[40] == pytest.approx(1e-3 * (1 - 29 / 30), rel=1e-5)
+
+
 def test_sampler_resumes_the_same_stream() -> None:
     a = InfiniteSampler(10, 4, seed=7)
     first = [next(a) for _ in range(7)]

@@ -184,7 +184,8 @@ def _cmd_data(a: argparse.Namespace) -> None:
 
         registry.DATASETS.entry(a.name, "data prepare")
         path = data.prepare(a.name, root=str(a.data_dir) if a.data_dir else None)
-        print(f"{a.name}: ready in {path}")
+        where = f"in {path}" if path is not None else "(bundled or generated: works offline)"
+        print(f"{a.name}: ready {where}")
     else:
         raise ConfigError("`ganforge data` needs an action: list or prepare NAME.")
 

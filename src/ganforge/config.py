@@ -48,6 +48,10 @@ class TrainConfig(BaseModel):
     ema: Annotated[float, Field(ge=0, lt=1)] | None = 0.999
     #: steps before the EMA starts averaging (until then it copies the weights).
     ema_start: Annotated[int, Field(ge=0)] = 0
+    #: learning-rate schedule over train.steps: constant, or linear decay to 0 from
+    #: lr_decay_start (SNGAN/BigGAN practice; decaying sharpens samples at the end).
+    lr_schedule: Literal["constant", "linear"] = "constant"
+    lr_decay_start: Annotated[int, Field(ge=0)] = 0
     #: clip the gradient norm of each phase's parameters to this value (None: off).
     grad_clip: Annotated[float, Field(gt=0)] | None = None
     #: fp32 everywhere; bf16/fp16 autocast on CUDA (no-op on CPU).

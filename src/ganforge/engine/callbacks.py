@@ -29,7 +29,7 @@ class MetricsWriter:
             self.tb = SummaryWriter(log_dir=str(run_dir / "tb"))
 
     def on_log(self, trainer: Trainer, scalars: dict[str, float]) -> None:
-        record = {"step": trainer.step, **{k: round(v, 7) for k, v in scalars.items()}}
+        record = {"step": trainer.step, **scalars}
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         if self.tb is not None:

@@ -188,6 +188,9 @@ def _make_trainer(
         grad_clip=t.grad_clip,
         precision=t.precision,
         log_every=t.log_every,
+        lr_schedule=t.lr_schedule,
+        lr_decay_start=t.lr_decay_start,
+        total_steps=t.steps,
         callbacks=callbacks,
     )
     if progress:
@@ -205,6 +208,12 @@ def _fit(trainer: Trainer, built: Built, run_dir: Path) -> Path:
                 close()
     samples = next(cb for cb in trainer.callbacks if isinstance(cb, SampleWriter))
     samples.write(trainer, "final")
+    if (run_dir / "metrics.jsonl").is_file():
+        from ganforge.reports import loss_curves
+
+        loss_curves(
+            run_dir / "metrics.jsonl", run_dir / "losses.png", title=built.config.recipe or ""
+        )
     export_generator(trainer, built, run_dir)
     return run_dir
 

@@ -73,6 +73,8 @@ class Trainer:
         algorithm: owns the networks and computes each phase's loss.
         optimizers: one per key of ``algorithm.optimizers``.
         dataset, sampler: where batches come from (``dataset.batch(next(sampler))``).
+        lr_schedule: "constant" or "linear" (decay to 0 at ``total_steps``, from
+            ``lr_decay_start``).
         ema_decay: decay of the EMA copies of ``algorithm.ema_networks`` (None: no copy).
         grad_clip: max gradient norm per phase (None: off).
         precision: "fp32", or "bf16"/"fp16" autocast on CUDA (on CPU: fp32).
@@ -92,6 +94,9 @@ class Trainer:
         grad_clip: float | None = None,
         precision: str = "fp32",
         log_every: int = 50,
+        lr_schedule: str = "constant",
+        lr_decay_start: int = 0,
+        total_steps: int | None = None,
         callbacks: list[Any] | tuple[Any, ...] = (),
     ) -> None:
         if set(optimizers) != set(algorithm.optimizers):
@@ -105,6 +110,15 @@ class Trainer:
         self.phases: list[Phase] = algorithm.phases()
         self.grad_clip = grad_clip
         self.log_every = log_every
+        if lr_schedule not in ("constant", "linear"):
+            raise ValueError(f"unknown lr_schedule {lr_schedule!r}")
+        if lr_schedule == "linear" and total_steps is None:
+            raise ValueError("a linear lr schedule needs total_steps")
+        self.lr_schedule, self.lr_decay_start = lr_schedule, lr_decay_start
+        self.total_steps = total_steps
+        for opt in optimizers.values():
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", group["lr"])
         self.callbacks = list(callbacks)
         self.step = 0
         self.device = algorithm.device
@@ -183,7 +197,21 @@ class Trainer:
         batch = self.dataset.batch(next(self.sampler))
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of the initial learning rates at ``step`` (a function of the step
+        only, so a resumed run follows the same schedule)."""
+        if self.lr_schedule == "constant" or step < self.lr_decay_start:
+            return 1.0
+        assert self.total_steps is not None
+        span = max(self.total_steps - self.lr_decay_start, 1)
+        return max(0.0, 1.0 - (step - self.lr_decay_start) / span)
+
     def train_step(self) -> None:
+        if self.lr_schedule != "constant":
+            factor = self.lr_factor(self.step)
+            for opt in self.optimizers.values():
+                for group in opt.param_groups:
+                    group["lr"] = group["initial_lr"] * factor
         batch = self.next_batch()
         for phase in self.phases:
             if phase.due(self.step):
