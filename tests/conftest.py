@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,19 @@ TINY_DIGITS: dict[str, Any] = {
         "tensorboard": True,
     },
 }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests never write into the user's ~/.cache/ganforge (nor read stale files there)."""
+    old = os.environ.get("GANFORGE_DATA")
+    path = tmp_path_factory.mktemp("ganforge-cache")
+    os.environ["GANFORGE_DATA"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("GANFORGE_DATA", None)
+    else:
+        os.environ["GANFORGE_DATA"] = old
 
 
 @pytest.fixture

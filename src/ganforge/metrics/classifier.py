@@ -38,7 +38,6 @@ import contextlib
 import hashlib
 import json
 import math
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.data.base import float_to_uint8, uint8_to_float
+from ganforge.data.download import cache_dir
 from ganforge.io import atomic_write_bytes
 
 #: Bumped when the architecture or the training recipe changes: old caches are retrained.
@@ -419,14 +419,28 @@ def confident_fraction(probs: torch.Tensor, threshold: float = 0.9) -> float:
     return float((probs.max(dim=1).values > threshold).float().mean())
 
 
+def digit_sample_score(samples: torch.Tensor, threshold: float = 0.9) -> dict[str, float]:
+    """Are generated 16x16 samples digits? The honest check used for ``gan-digits``.
+
+    Args:
+        samples: (N, 1, 16, 16) floats in [-1, 1] (or uint8).
+
+    Returns:
+        ``confident``: fraction of samples given one digit class with probability >
+        ``threshold`` by :func:`digits_classifier` (which has a "not a digit" class, so
+        noise, blanks and blurred averages do not count); ``classes``: how many of the 10
+        digits occur among those confident samples (a collapsed generator scores low).
+    """
+    probs = predict_proba(digits_classifier(int(samples.shape[-1])), samples)
+    confident = probs.max(dim=1).values > threshold
+    return {
+        "confident": confident_fraction(probs, threshold),
+        "classes": float(len(probs.argmax(dim=1)[confident].unique())),
+    }
+
+
 # ---------------------------------------------------------------------------------------
 # the digits classifier, cached
-
-
-def cache_dir() -> Path:
-    """ganforge's cache folder: ``$GANFORGE_DATA`` or ``~/.cache/ganforge``."""
-    root = os.environ.get("GANFORGE_DATA")
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "ganforge"
 
 
 def digits_uint8(resolution: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
