@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ganforge import registry
 from ganforge.errors import ConfigError
+from ganforge.objectives.base import implied_penalties
 
 Spec = dict[str, Any]
 
@@ -78,6 +79,8 @@ class RunConfig(BaseModel):
     nets: dict[str, Spec]
     algorithm: Spec
     objective: Spec
+    #: regularisers that call the critic, e.g. [{name: gradient-penalty, weight: 10}]
+    penalties: list[Spec] = []
     optim: dict[str, Spec]
     train: TrainConfig = TrainConfig()
 
@@ -201,11 +204,24 @@ def validate(data: dict[str, Any]) -> RunConfig:
     algo_cls = registry.ALGORITHMS.get(algo["name"])
     _check_keys("nets", set(cfg.nets), set(algo_cls.networks), algo["name"])
     _check_keys("optim", set(cfg.optim), set(algo_cls.optimizers), algo["name"])
+    objective = registry.OBJECTIVES.validate(cfg.objective, "objective")
+    penalties = [
+        registry.PENALTIES.validate(p, f"penalties[{i}]") for i, p in enumerate(cfg.penalties)
+    ]
+    # An objective name may stand for objective + regulariser (wgan-gp); add what is
+    # implied unless the recipe already lists a penalty of that name.
+    obj_cls = registry.OBJECTIVES.get(objective["name"])
+    obj_kwargs = {k: v for k, v in objective.items() if k != "name"}
+    listed = {p["name"] for p in penalties}
+    for spec in implied_penalties(obj_cls, obj_kwargs):
+        if spec["name"] not in listed:
+            penalties.append(registry.PENALTIES.validate(spec, f"objective {objective['name']!r}"))
     return cfg.model_copy(
         update={
             "algorithm": algo,
             "data": registry.DATASETS.validate(cfg.data, "data"),
-            "objective": registry.OBJECTIVES.validate(cfg.objective, "objective"),
+            "objective": objective,
+            "penalties": penalties,
             "nets": {k: registry.NETS.validate(v, f"nets.{k}") for k, v in cfg.nets.items()},
             "optim": {
                 k: registry.OPTIMIZERS.validate(v, f"optim.{k}") for k, v in cfg.optim.items()

@@ -195,13 +195,15 @@ class Registry(Generic[T]):
 DATASETS: Registry = Registry("dataset")
 NETS: Registry = Registry("network", auto=("latent_dim", "in_shape", "out_shape", "num_classes"))
 OBJECTIVES: Registry = Registry("objective")
-ALGORITHMS: Registry = Registry("algorithm", injected=("nets", "objective"))
+PENALTIES: Registry = Registry("penalty")
+ALGORITHMS: Registry = Registry("algorithm", injected=("nets", "objective", "penalties"))
 OPTIMIZERS: Registry = Registry("optimizer", injected=("params",))
 
 ALL: dict[str, Registry] = {
     "datasets": DATASETS,
     "networks": NETS,
     "objectives": OBJECTIVES,
+    "penalties": PENALTIES,
     "algorithms": ALGORITHMS,
     "optimizers": OPTIMIZERS,
 }
@@ -213,4 +215,5 @@ def load_all() -> None:
     import ganforge.data
     import ganforge.engine.optim
     import ganforge.nets
-    import ganforge.objectives  # noqa: F401
+    import ganforge.objectives
+    import ganforge.penalties  # noqa: F401

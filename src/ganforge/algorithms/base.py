@@ -82,6 +82,10 @@ class Algorithm:
     def loss(self, phase: str, batch: dict[str, torch.Tensor], step: int) -> LossOutput:
         raise NotImplementedError
 
+    def after_step(self, phase: str, step: int) -> None:
+        """Called by the engine right after ``phase``'s optimizer step: projections
+        (weight clipping) and state updates (Lagrange multipliers) go here."""
+
     def sample(
         self,
         n: int,

@@ -9,6 +9,7 @@ critic steps per generator step (Arjovsky et al. 2017 use 5 for WGAN).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, ClassVar
 
 import torch
@@ -16,7 +17,8 @@ from pydantic import Field
 from torch import nn
 
 from ganforge.algorithms.base import Algorithm, LossOutput, Phase
-from ganforge.objectives.base import Objective
+from ganforge.objectives.base import Objective, State, is_stateful
+from ganforge.penalties.base import Penalty
 from ganforge.registry import ALGORITHMS
 
 
@@ -27,6 +29,7 @@ class Unconditional(Algorithm):
     Args:
         nets: ``g`` maps z (N, latent_dim) -> x (N, *shape); ``d`` maps x -> CriticOutput.
         objective: the adversarial objective (``ganforge.objectives``).
+        penalties: critic regularisers (``ganforge.penalties``), added to the critic loss.
         latent_dim: dimension of z ~ N(0, I).
         n_critic: critic steps per generator step. The engine step counts critic steps,
             so ``train.steps`` critic updates make ``steps / n_critic`` generator updates.
@@ -40,13 +43,25 @@ class Unconditional(Algorithm):
         self,
         nets: dict[str, nn.Module],
         objective: Objective,
+        penalties: Sequence[Penalty] = (),
         latent_dim: Annotated[int, Field(gt=0, le=4096)] = 64,
         n_critic: Annotated[int, Field(gt=0, le=100)] = 1,
     ) -> None:
         super().__init__(nets)
         self.objective = objective
+        self.penalties = list(penalties)
         self.latent_dim = latent_dim
         self.n_critic = n_critic
+        # State of stateful terms (Fisher/Sobolev multipliers), keyed by term index:
+        # "objective" or "penalty<i>". Updated after the critic's optimizer step.
+        self.terms: dict[str, Any] = {"objective": objective}
+        self.terms.update({f"penalty{i}": p for i, p in enumerate(self.penalties)})
+        self.states: dict[str, State] = {
+            k: {n: v.to(self.device) for n, v in t.initial_state().items()}
+            for k, t in self.terms.items()
+            if is_stateful(t)
+        }
+        self._pending: dict[str, State] = {}
 
     @classmethod
     def net_defaults(cls, algo_kwargs: dict[str, Any], data: Any) -> dict[str, dict[str, Any]]:

@@ -188,6 +188,7 @@ class Trainer:
             if self.grad_clip is not None:
                 nn.utils.clip_grad_norm_(self._phase_params[phase.optimizer], self.grad_clip)
             opt.step()
+        self.algorithm.after_step(phase.name, self.step)
         if self.ema is not None and any(
             n in self.algorithm.ema_networks for n in self.algorithm.optimizers[phase.optimizer]
         ):

@@ -1,0 +1,5 @@
+"""Penalties: regularisers that call the critic (one file per family)."""
+
+from ganforge.penalties.base import Penalty
+
+__all__ = ["Penalty"]
