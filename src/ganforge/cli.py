@@ -139,20 +139,26 @@ def _cmd_sample(a: argparse.Namespace) -> None:
 
 def _cmd_zoo(a: argparse.Namespace) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.markup import escape
 
     from ganforge import registry
 
     registry.load_all()
     console = Console()
     for kind, reg in registry.ALL.items():
-        table = Table(title=kind, title_justify="left", show_lines=False)
-        table.add_column("name", style="bold cyan", no_wrap=True)
-        table.add_column("what")
-        table.add_column("paper", style="dim")
+        console.print(f"[bold]{kind}[/bold] ({len(reg)})")
+        width = max((len(n) for n in reg.names()), default=4)
         for e in reg.entries():
-            table.add_row(e.name, e.summary, e.paper)
-        console.print(table)
+            # one line per entry: name, paper, and (objectives) the divergence minimised
+            divergence = getattr(e.obj, "divergence", "") if kind == "objectives" else ""
+            tail = f"  [dim]{escape(str(divergence))}[/dim]" if divergence else ""
+            console.print(
+                f"  [bold cyan]{e.name:<{width}}[/bold cyan]  {escape(e.paper)}{tail}",
+                no_wrap=True,
+                overflow="ellipsis",
+                soft_wrap=False,
+            )
+        console.print()
 
 
 def _cmd_recipes(a: argparse.Namespace) -> None:

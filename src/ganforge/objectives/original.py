@@ -157,6 +157,8 @@ class MinimaxGAN(_OriginalGAN):
     - Saturates when the critic wins (dJ(G)/dl = -sigmoid(l) ~ 0); prefer ``ns`` in practice.
     """
 
+    divergence: ClassVar[str] = "Jensen-Shannon: 2 JSD(p_data || p_g) - log 4"
+
     def g_loss(self, fake: CriticOutput, real: CriticOutput | None = None) -> torch.Tensor:
         """-E[softplus(fake.score)]; ``real`` is ignored. See :func:`minimax_g_loss`."""
         return minimax_g_loss(fake.score)
@@ -173,6 +175,8 @@ class NonSaturatingGAN(_OriginalGAN):
     - Strong gradient where D(G(z)) ~ 0: the default choice for the original GAN.
     """
 
+    divergence: ClassVar[str] = "KL(p_g || p_data) - 2 JSD(p_data || p_g)"
+
     def g_loss(self, fake: CriticOutput, real: CriticOutput | None = None) -> torch.Tensor:
         """E[softplus(-fake.score)]; ``real`` is ignored. See :func:`ns_g_loss`."""
         return ns_g_loss(fake.score)
@@ -188,6 +192,8 @@ class MaximumLikelihoodGAN(_OriginalGAN):
     - Divergence at D*: KL(p_data || p_g) (maximum likelihood), Goodfellow 2016, sec. 3.2.3.
     - High variance: the gradient comes mostly from samples with D(G(z)) near 1.
     """
+
+    divergence: ClassVar[str] = "KL(p_data || p_g) (forward KL, maximum likelihood)"
 
     def g_loss(self, fake: CriticOutput, real: CriticOutput | None = None) -> torch.Tensor:
         """-1/2 E[exp(fake.score)]; ``real`` is ignored. See :func:`ml_g_loss`."""
