@@ -161,6 +161,12 @@ def _make_trainer(
 ) -> tuple[Trainer, list[Any]]:
     cfg = built.config
     t = cfg.train
+    if t.precision != "fp32" and built.device.type != "cuda":
+        print(
+            f"ganforge: train.precision={t.precision} is a CUDA autocast setting; "
+            f"training in fp32 on {built.device}.",
+            file=sys.stderr,
+        )
     metrics = MetricsWriter(run_dir, tensorboard=t.tensorboard)
     real = centers = None
     if built.dataset.kind == "points":
