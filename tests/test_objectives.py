@@ -17,6 +17,7 @@ from torch import nn
 import ganforge.objectives  # noqa: F401  (registers the objectives)
 from ganforge.nets import CriticOutput
 from ganforge.objectives import Objective
+from ganforge.objectives.base import implied_penalties, is_stateful, needs_samples
 from ganforge.objectives.original import gan_d_loss, minimax_g_loss, ml_g_loss, ns_g_loss
 from ganforge.registry import OBJECTIVES
 from ganforge.theory import generator_loss_curves
@@ -211,9 +212,59 @@ def test_per_sample_losses_match_the_theory_curves() -> None:
 
 
 # -- contract over every registered objective ------------------------------------------------
-@pytest.mark.parametrize("name", OBJECTIVES.names())
-def test_objective_contract(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+# Every registered name with its defaults, plus constructor variants worth checking too.
+VARIANTS: list[tuple[str, dict]] = [
+    *[
+        ("fgan", {"divergence": d, "g_form": form})
+        for d in ("kl", "reverse-kl", "js", "gan", "pearson", "neyman", "hellinger", "tv")
+        for form in ("saturating", "nonsaturating")
+    ],
+    ("lsgan", {"a": -1.0, "b": 1.0, "c": 0.0}),
+    ("wgan-gp", {"weight": 1.0, "one_sided": True}),
+    ("lsgan-qi", {"margin_p": 2, "lam": 0.5, "scale": 2.0, "gp_weight": 1.0}),
+    ("mmd", {"sqrt": True}),
+    ("mcgan", {"mode": "cov"}),
+    ("mcgan", {"q": 1}),
+]
+CASES = [(name, {}) for name in OBJECTIVES.names()] + [
+    (name, kw) for name, kw in VARIANTS if name in OBJECTIVES
+]
+
+# Per-objective table: (needs_real_for_g, needs_samples, penalties implied by the defaults).
+FLAGS: dict[str, tuple[bool, bool, list[str]]] = {
+    "minimax": (False, False, []),
+    "ns": (False, False, []),
+    "ml": (False, False, []),
+    "fgan": (False, False, []),
+    "lsgan": (False, False, []),
+    "wgan": (False, False, []),
+    "wgan-gp": (False, False, ["gradient-penalty"]),
+    "hinge": (False, False, []),
+    "rgan": (True, False, []),
+    "ragan": (True, False, []),
+    "lsgan-qi": (False, True, []),
+    "mmd": (True, False, []),
+    "fisher": (False, False, []),
+    "mcgan": (True, False, []),
+    "sobolev": (False, False, ["sobolev-constraint"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLAGS))
+def test_objective_capabilities_table(name: str) -> None:
+    real_for_g, samples, penalties = FLAGS[name]
     obj = OBJECTIVES.build({"name": name})
+    assert obj.needs_real_for_g is real_for_g
+    assert needs_samples(obj) is samples
+    kwargs = {k: v for k, v in OBJECTIVES.validate({"name": name}, "o").items() if k != "name"}
+    assert [p["name"] for p in implied_penalties(type(obj), kwargs)] == penalties
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"), CASES, ids=[f"{n}-{'-'.join(map(str, kw.values()))}" for n, kw in CASES]
+)
+def test_objective_contract(name: str, kwargs: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    obj = OBJECTIVES.build({"name": name, **kwargs})
     assert isinstance(obj, Objective)
     assert isinstance(obj.needs_real_for_g, bool)
     # no parameters, no state to train
@@ -230,19 +281,36 @@ def test_objective_contract(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     g = torch.Generator().manual_seed(0)
     real_s = torch.randn(8, generator=g, requires_grad=True)
     fake_s = torch.randn(8, generator=g, requires_grad=True)
-    real_feat, fake_feat = torch.randn(8, 4, generator=g), torch.randn(8, 4, generator=g)
+    # features carry gradients too: feature-based objectives (MMD, McGan) use them
+    real_feat = torch.randn(8, 4, generator=g, requires_grad=True)
+    fake_feat = torch.randn(8, 4, generator=g, requires_grad=True)
+    x_real, x_fake = torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g)
     real = CriticOutput(real_s, real_feat)
     fake = CriticOutput(fake_s, fake_feat)
-    before = [t.detach().clone() for t in (real_s, fake_s, real_feat, fake_feat)]
+    inputs = (real_s, fake_s, real_feat, fake_feat, x_real, x_fake)
+    before = [t.detach().clone() for t in inputs]
 
-    d = obj.d_loss(real, fake)
-    gl = obj.g_loss(fake, real if obj.needs_real_for_g else None)
+    # what the algorithm passes besides the critic outputs
+    extra: dict = {}
+    if needs_samples(obj):
+        extra.update(x_real=x_real, x_fake=x_fake)
+    if is_stateful(obj):
+        state = obj.initial_state()
+        assert isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())
+        extra["state"] = state
+
+    d = obj.d_loss(real, fake, **extra)
+    gl = obj.g_loss(fake, real if obj.needs_real_for_g else None, **extra)
     for loss in (d, gl):
         assert loss.shape == ()
         assert torch.isfinite(loss)
         assert loss.requires_grad  # still connected to the critic outputs
+    if is_stateful(obj):
+        new = obj.next_state(extra["state"], real, fake)
+        assert set(new) == set(extra["state"])
+        assert all(torch.isfinite(v).all() for v in new.values())
     # inputs are not modified in place
-    for t, b in zip((real_s, fake_s, real_feat, fake_feat), before):
+    for t, b in zip(inputs, before):
         assert torch.equal(t.detach(), b)
 
 
