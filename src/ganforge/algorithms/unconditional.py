@@ -17,7 +17,7 @@ from pydantic import Field
 from torch import nn
 
 from ganforge.algorithms.base import Algorithm, LossOutput, Phase
-from ganforge.objectives.base import Objective, State, is_stateful
+from ganforge.objectives.base import Objective, State, is_stateful, needs_samples
 from ganforge.penalties.base import Penalty
 from ganforge.registry import ALGORITHMS
 
@@ -86,19 +86,73 @@ class Unconditional(Algorithm):
             # G's parameters are frozen by the engine in this phase: no graph through G.
             fake = g(self.noise(n)).detach()
             out_real, out_fake = d(real), d(fake)
-            loss = self.objective.d_loss(out_real, out_fake)
-            return LossOutput(
-                loss,
-                {
-                    "d/real": out_real.score.mean().detach(),
-                    "d/fake": out_fake.score.mean().detach(),
-                },
-            )
+            loss = self._term("objective", "d_loss", out_real, out_fake, real, fake)
+            logs = {
+                "d/real": out_real.score.mean().detach(),
+                "d/fake": out_fake.score.mean().detach(),
+            }
+            for i, pen in enumerate(self.penalties):
+                key = f"penalty{i}"
+                kw = {"state": self.states[key]} if is_stateful(pen) else {}
+                term = pen(d, real, fake, out_real=out_real, out_fake=out_fake, **kw)
+                logs[f"penalty/{getattr(pen, 'name', i)}"] = term.detach()
+                loss = loss + term
+                if is_stateful(pen):
+                    self._pending[key] = pen.next_state(
+                        self.states[key], d, real, fake, out_real=out_real, out_fake=out_fake
+                    )
+            if is_stateful(self.objective):
+                self._pending["objective"] = self.objective.next_state(
+                    self.states["objective"], out_real, out_fake
+                )
+            return LossOutput(loss, logs)
         if phase == "g":
-            out_fake = d(g(self.noise(n)))
+            fake = g(self.noise(n))
+            out_fake = d(fake)
             out_real = d(real) if self.objective.needs_real_for_g else None
-            return LossOutput(self.objective.g_loss(out_fake, out_real))
+            return LossOutput(self._term("objective", "g_loss", out_fake, out_real, real, fake))
         raise ValueError(f"unknown phase {phase!r}")
+
+    def _term(
+        self,
+        key: str,
+        method: str,
+        first: Any,
+        second: Any,
+        x_real: torch.Tensor,
+        x_fake: torch.Tensor,
+    ) -> torch.Tensor:
+        """Call an objective's d_loss/g_loss with what it declares it needs."""
+        term = self.terms[key]
+        kw: dict[str, Any] = {}
+        if needs_samples(term):
+            kw.update(x_real=x_real, x_fake=x_fake)
+        if is_stateful(term):
+            kw["state"] = self.states[key]
+        return getattr(term, method)(first, second, **kw)
+
+    def after_step(self, phase: str, step: int) -> None:
+        """After the critic's step: commit multiplier updates, project the weights."""
+        if phase != "d":
+            return
+        self.states.update(self._pending)
+        self._pending = {}
+        for pen in self.penalties:
+            project = getattr(pen, "after_step", None)
+            if project is not None:
+                project(self.nets["d"])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"states": {k: dict(v) for k, v in self.states.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        saved = state.get("states", {})
+        if set(saved) != set(self.states):
+            raise ValueError(
+                f"checkpoint has state for {sorted(saved)}, "
+                f"this run's terms need {sorted(self.states)}"
+            )
+        self.states = {k: {n: t.to(self.device) for n, t in v.items()} for k, v in saved.items()}
 
     def sample(
         self,

@@ -95,8 +95,11 @@ def build(cfg: RunConfig) -> Built:
     nets, cfg = build_nets(cfg, dataset)
     nets = {k: v.to(device) for k, v in nets.items()}
     objective = registry.OBJECTIVES.build(cfg.objective, "objective")
+    penalties = [
+        registry.PENALTIES.build(p, f"penalties[{i}]") for i, p in enumerate(cfg.penalties)
+    ]
     algorithm = registry.ALGORITHMS.build(
-        cfg.algorithm, "algorithm", nets=nets, objective=objective
+        cfg.algorithm, "algorithm", nets=nets, objective=objective, penalties=penalties
     )
     optimizers = {}
     for key, spec in cfg.optim.items():
