@@ -84,6 +84,43 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("zoo", help="every registered component, one line each with its paper")
     sub.add_parser("recipes", help="list the shipped recipes")
 
+    th = sub.add_parser(
+        "theory",
+        help="GAN theory: generator-loss curves, divergences vs trained critics",
+        description="Closed-form GAN theory, checked numerically (ganforge.theory).",
+        epilog=THEORY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tsub = th.add_subparsers(dest="theory_command", metavar="ACTION")
+    gl = tsub.add_parser(
+        "gen-losses",
+        help="plot the minimax, non-saturating and ML generator losses (Goodfellow 2016)",
+        description="Plot the three generator losses of the original GAN against D(G(z)), "
+        "values and gradients with respect to the critic's logit (Goodfellow 2016, NIPS "
+        "tutorial, Fig. 16).",
+    )
+    gl.add_argument(
+        "--out", type=Path, default=Path("gen-losses.png"), help="PNG (default gen-losses.png)"
+    )
+    dv = tsub.add_parser(
+        "divergences",
+        help="closed-form divergences vs the value a trained critic reaches",
+        description="For two fixed 1-D Gaussians, train a small MLP critic per objective "
+        "(original GAN, the eight f-GANs, LSGAN, hinge, WGAN-GP) and compare the divergence "
+        "its value maps to with the closed form. Seconds on a CPU.",
+    )
+    dv.add_argument(
+        "--steps", type=int, default=500, help="critic steps per objective (default 500)"
+    )
+    dv.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    dv.add_argument(
+        "--only",
+        action="append",
+        default=None,
+        metavar="ROW",
+        help="run only this row (repeatable), e.g. --only gan --only fgan-kl",
+    )
+
     d = sub.add_parser("data", help="list or prepare datasets")
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION")
     dsub.add_parser("list", help="datasets, whether they work offline, whether cached")
@@ -196,6 +233,59 @@ def _cmd_data(a: argparse.Namespace) -> None:
         raise ConfigError("`ganforge data` needs an action: list or prepare NAME.")
 
 
+THEORY_EXAMPLES = """\
+examples:
+  ganforge theory gen-losses --out gen-losses.png
+  ganforge theory divergences --steps 1000 --seed 1
+  ganforge theory divergences --only gan --only wgan-gp
+"""
+
+
+def _cmd_theory(a: argparse.Namespace) -> None:
+    if a.theory_command == "gen-losses":
+        from ganforge.theory.plots import plot_generator_losses
+
+        print(f"wrote {plot_generator_losses(a.out)}")
+    elif a.theory_command == "divergences":
+        from rich.console import Console
+        from rich.table import Table
+
+        from ganforge.theory.critics import (
+            DEFAULT_DATA,
+            DEFAULT_MODEL,
+            TABLE_KEYS,
+            divergence_table,
+        )
+
+        if a.steps <= 0:
+            raise ConfigError(f"--steps must be positive, got {a.steps}.")
+        unknown = [k for k in a.only or [] if k not in TABLE_KEYS]
+        if unknown:
+            raise ConfigError(
+                f"--only: unknown row {', '.join(map(repr, unknown))}; "
+                f"choose from {', '.join(TABLE_KEYS)}."
+            )
+        rows = divergence_table(steps=a.steps, seed=a.seed, objectives=a.only)
+        table = Table(
+            title=f"P = N{DEFAULT_DATA} (data) vs Q = N{DEFAULT_MODEL} (model), (mean, sd); "
+            f"MLP critic, {a.steps} steps, seed {a.seed}",
+            title_justify="left",
+            caption="\n".join(f"{r.key}: {r.objective}; {r.note}" for r in rows),
+            caption_justify="left",
+        )
+        table.add_column("objective", no_wrap=True)
+        table.add_column("divergence", no_wrap=True)
+        for col in ("closed form", "trained critic", "abs diff"):
+            table.add_column(col, justify="right")
+        for r in rows:
+            crit = "-" if r.critic is None else f"{r.critic:.4f}"
+            diff = "-" if r.abs_diff is None else f"{r.abs_diff:.4f}"
+            table.add_row(r.key, r.divergence, f"{r.closed_form:.4f}", crit, diff)
+        Console().print(table)
+    else:
+        raise ConfigError("`ganforge theory` needs an action: gen-losses or divergences.")
+
+
 COMMANDS: dict[str, Any] = {
     "train": _cmd_train,
     "resume": _cmd_resume,
@@ -203,6 +293,7 @@ COMMANDS: dict[str, Any] = {
     "zoo": _cmd_zoo,
     "recipes": _cmd_recipes,
     "data": _cmd_data,
+    "theory": _cmd_theory,
 }
 
 
