@@ -166,7 +166,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]
                 where = ".".join(keys[: i + 1])
                 raise ConfigError(
                     f"Override {item!r}: {where} is a value ({nxt!r}), not a section, "
-                    "so it has no key {keys[i + 1]!r}."
+                    f"so it has no key {keys[i + 1]!r}."
                 )
             node = nxt
         node[keys[-1]] = value

@@ -34,8 +34,8 @@ one-sided when ``gp_weight > 0`` (or list a penalty in the recipe yourself).
 
 Qi's L is a loss, non-negative: a shift L -> L - k leaves the hinge term unchanged and
 lowers E_P[L] by k, so an unbounded critic can lower J(L) without limit. Give the critic a
-non-negative output (e.g. a final softplus) or keep it small with weight decay; this
-objective uses the score as it is.
+non-negative output: the registered objective uses L = |score| by default
+(``loss_activation="abs"``; a final softplus saturated in our ring8 runs).
 
 Critic scores of shape (N, ...) are reduced to one loss per sample by their mean over the
 non-batch dimensions before pairing.
@@ -172,6 +172,8 @@ class LossSensitiveGAN:
         lam: weight of the hinge term.
         scale: multiplier of the margin Delta.
         gp_weight: weight of the implied one-sided gradient penalty (0: none).
+        loss_activation: "abs" (default) makes L = |critic score| >= 0, the non-negative
+            loss the paper assumes; "none" uses the raw score (unbounded below).
     """
 
     needs_real_for_g: ClassVar[bool] = False
@@ -187,6 +189,7 @@ class LossSensitiveGAN:
         lam: Annotated[float, Field(gt=0)] = 1.0,
         scale: Annotated[float, Field(ge=0)] = 1.0,
         gp_weight: Annotated[float, Field(ge=0)] = 0.0,
+        loss_activation: Literal["abs", "none"] = "abs",
     ) -> None:
         if margin_p not in (1, 2):
             raise ValueError(f"lsgan-qi: margin_p must be 1 or 2, got {margin_p!r}.")
@@ -194,6 +197,12 @@ class LossSensitiveGAN:
         self.lam = float(lam)
         self.scale = float(scale)
         self.gp_weight = float(gp_weight)
+        self.loss_activation = loss_activation
+
+    def _loss(self, scores: torch.Tensor) -> torch.Tensor:
+        # L = |score| >= 0: Qi's L is a loss; an unbounded-below L lets J(L) drop forever
+        # (measured: the critic ran to -2e7 on ring8 and G diverged; softplus saturated).
+        return scores.abs() if self.loss_activation == "abs" else scores
 
     @staticmethod
     def implied_penalties(gp_weight: float = 0.0, **_: Any) -> list[dict[str, Any]]:
@@ -222,7 +231,9 @@ class LossSensitiveGAN:
                 "needs_samples(objective) is True."
             )
         margin = loss_sensitive_margin(x_real, x_fake, self.margin_p, self.scale)
-        return loss_sensitive_d_loss(real.score, fake.score, margin, self.lam)
+        return loss_sensitive_d_loss(
+            self._loss(real.score), self._loss(fake.score), margin, self.lam
+        )
 
     def g_loss(
         self,
@@ -233,7 +244,7 @@ class LossSensitiveGAN:
         x_fake: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """E[L(x_f)]; ``real`` and the samples are ignored."""
-        return loss_sensitive_g_loss(fake.score)
+        return loss_sensitive_g_loss(self._loss(fake.score))
 
     def __repr__(self) -> str:
         return (
