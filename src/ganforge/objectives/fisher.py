@@ -40,6 +40,7 @@ import torch
 from pydantic import Field
 
 from ganforge.nets.base import CriticOutput
+from ganforge.objectives.wgan import wgan_g_loss
 from ganforge.registry import OBJECTIVES
 
 State = dict[str, torch.Tensor]
@@ -83,9 +84,8 @@ def fisher_d_loss(
     return -(ipm + lam_t * c - 0.5 * rho * c.pow(2))
 
 
-def fisher_g_loss(fake: torch.Tensor) -> torch.Tensor:
-    """Generator loss: -E_Q f (the E_P f part of the IPM does not depend on G)."""
-    return -_scores(fake).mean()
+#: Generator loss -E_Q f (the E_P f part of the IPM does not depend on G): WGAN's.
+fisher_g_loss = wgan_g_loss
 
 
 def fisher_next_lam(

@@ -28,25 +28,17 @@ import torch
 from pydantic import Field
 
 from ganforge.nets.base import CriticOutput
+from ganforge.objectives.wgan import wgan_d_loss, wgan_g_loss
 from ganforge.registry import OBJECTIVES
 
 _PAPER = "Mroueh et al. 2018, Sobolev GAN"
 
 
-def _scores(x: torch.Tensor) -> torch.Tensor:
-    """Half-precision scores (under autocast) are promoted to float32 before the loss."""
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-
-
 # -- functional core -------------------------------------------------------------------------
-def ipm_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """Critic loss E_Q f - E_P f (minus the IPM estimate), means over all elements."""
-    return _scores(fake).mean() - _scores(real).mean()
-
-
-def ipm_g_loss(fake: torch.Tensor) -> torch.Tensor:
-    """Generator loss -E_Q f (E_P f does not depend on the generator)."""
-    return -_scores(fake).mean()
+# The IPM losses are WGAN's: E_Q f - E_P f for the critic, -E_Q f for the generator. The
+# Sobolev part is the constraint on the critic (penalty ``sobolev-constraint``).
+ipm_d_loss = wgan_d_loss
+ipm_g_loss = wgan_g_loss
 
 
 # -- registered objective --------------------------------------------------------------------
