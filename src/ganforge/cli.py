@@ -20,9 +20,20 @@ examples:
   ganforge train gan-ring8 --seed 3 --out runs/ring8-seed3
   ganforge resume runs/dcgan-mnist-0001           exact continuation after a crash
   ganforge sample runs/dcgan-mnist-0001 --n 64 --out grid.png
+  ganforge eval runs/dcgan-mnist-0001 --metrics fid,kid,prdc --n 10000
+  ganforge compare runs/dcgan-mnist-*             table across runs, mean +- std over seeds
   ganforge zoo                                    every registered component with its paper
   ganforge data list
   ganforge data prepare mnist                     download + verify into $GANFORGE_DATA
+"""
+
+
+EVAL_EXAMPLES = """\
+examples:
+  ganforge eval runs/dcgan-mnist-0001 --metrics fid,kid,prdc --n 10000 --ref test
+  ganforge eval runs/gan-digits-0001 --metrics fid,is --extractor classifier:digits
+  ganforge eval runs/gan-ring8-0001 --metrics mode-coverage --n 2500
+  ganforge eval --real data/real_pngs --fake out/fake_pngs --metrics fid,kid
 """
 
 
@@ -80,6 +91,49 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--out", type=Path, default=Path("samples.png"), help="PNG grid (or scatter for 2-D)"
     )
+
+    ev = sub.add_parser(
+        "eval",
+        help="score a run (or two image folders) with FID, KID, IS, PRDC, ...",
+        description="Evaluate a run's exported generator against its dataset, or a folder "
+        "of generated images against a folder of real ones. Each score is saved with its "
+        "evaluation card (extractor, weights sha256, preprocessing, sample counts, seeds) "
+        "in RUN_DIR/cards and printed as a table.",
+        epilog=EVAL_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ev.add_argument("run_dir", type=Path, nargs="?", default=None, help="a run dir")
+    ev.add_argument("--real", type=Path, default=None, help="folder/.zip of real images")
+    ev.add_argument("--fake", type=Path, default=None, help="folder/.zip of generated images")
+    ev.add_argument(
+        "--metrics", default="fid", help="comma-separated metric names (default fid; see zoo)"
+    )
+    ev.add_argument("--n", type=int, default=None, help="generated samples (default 10000)")
+    ev.add_argument("--n-real", type=int, default=None, help="real samples (default: --n)")
+    ev.add_argument(
+        "--ref", default="train", help="reference split of the run's dataset (default train)"
+    )
+    ev.add_argument(
+        "--extractor",
+        default=None,
+        help="inception-fid (default for images), classifier:<dataset>, identity",
+    )
+    ev.add_argument("--inception-weights", default=None, help="Inception weight file")
+    ev.add_argument("--seed", type=int, default=0, help="sample and metric seed (default 0)")
+    ev.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    ev.add_argument("--batch-size", type=int, default=250)
+    ev.add_argument("--no-cache", action="store_true", help="recompute reference statistics")
+    ev.add_argument("--no-progress", action="store_true")
+
+    cp = sub.add_parser(
+        "compare",
+        help="a table of evaluation cards across runs (mean +- std over seeds)",
+        description="Compare runs by their evaluation cards. Runs whose configs differ only "
+        "by seed are grouped (mean +- std). Scores measured differently (other extractor, "
+        "sample count, reference split, ...) are never put side by side.",
+    )
+    cp.add_argument("run_dirs", type=Path, nargs="+")
+    cp.add_argument("--metrics", default=None, help="comma-separated (default: all in common)")
 
     sub.add_parser("zoo", help="every registered component, one line each with its paper")
     sub.add_parser("recipes", help="list the shipped recipes")
@@ -172,6 +226,93 @@ def _cmd_sample(a: argparse.Namespace) -> None:
     else:
         scatter_2d(x[:, :2], None, a.out, title=f"{a.n} samples")
     print(f"wrote {a.out}")
+
+
+def _metric_list(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        raise ConfigError("--metrics is empty; e.g. --metrics fid,kid")
+    return names
+
+
+def _print_cards(cards: list[Any], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("metric", "value", "details", "extractor", "n_fake", "n_real", "reference"):
+        table.add_column(col)
+    for c in cards:
+        others = ", ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in c.values.items()
+            if k != c.primary
+        )
+        ref = c.reference or {}
+        data = ref.get("data", {})
+        table.add_row(
+            c.metric,
+            f"{c.value:.4f}",
+            others,
+            c.extractor or "-",
+            str(c.n_fake),
+            str(c.n_real or "-"),
+            f"{data.get('name', '-')}/{data.get('split', '-')}" if data else "-",
+        )
+    Console().print(table)
+
+
+def _cmd_eval(a: argparse.Namespace) -> None:
+    from ganforge.metrics.evaluate import evaluate_folders, evaluate_run
+
+    metrics = _metric_list(a.metrics) or ["fid"]
+    for name, v in (("--n", a.n), ("--n-real", a.n_real), ("--batch-size", a.batch_size)):
+        if v is not None and v <= 0:
+            raise ConfigError(f"{name} must be positive, got {v}.")
+    common = {
+        "n_real": a.n_real,
+        "seed": a.seed,
+        "extractor": a.extractor,
+        "inception_weights": a.inception_weights,
+        "device": a.device,
+        "batch_size": a.batch_size,
+        "cache": not a.no_cache,
+        "progress": not a.no_progress,
+    }
+    if a.run_dir is not None:
+        if a.real is not None or a.fake is not None:
+            raise ConfigError("give either a run dir or --real DIR --fake DIR, not both.")
+        cards = evaluate_run(a.run_dir, metrics, n=a.n or 10_000, ref=a.ref, **common)
+        _print_cards(cards, f"{a.run_dir}")
+        print(f"cards saved in {a.run_dir / 'cards'}")
+        return
+    if a.real is None or a.fake is None:
+        raise ConfigError("give a run dir, or both --real DIR and --fake DIR.")
+    for d in (a.real, a.fake):
+        if not d.exists():
+            raise ConfigError(f"{d} does not exist.")
+    cards = evaluate_folders(a.real, a.fake, metrics, n=a.n, **common)
+    _print_cards(cards, f"{a.fake} vs {a.real}")
+
+
+def _cmd_compare(a: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ganforge.metrics.cards import compare_runs
+
+    comp = compare_runs(a.run_dirs, _metric_list(a.metrics))
+    table = Table(title="mean +- std across seeds")
+    table.add_column("runs")
+    table.add_column("n")
+    for col in comp.columns:
+        table.add_column(col + (" (lower better)" if comp.lower_is_better[col] else ""))
+    for label, count, stats in comp.rows:
+        cells = [f"{m:.4g} +- {s:.2g}" if count > 1 else f"{m:.4g}" for m, s in stats.values()]
+        table.add_row(label, str(count), *cells)
+    Console().print(table)
 
 
 def _cmd_zoo(a: argparse.Namespace) -> None:
@@ -294,6 +435,8 @@ COMMANDS: dict[str, Any] = {
     "recipes": _cmd_recipes,
     "data": _cmd_data,
     "theory": _cmd_theory,
+    "eval": _cmd_eval,
+    "compare": _cmd_compare,
 }
 
 

@@ -38,6 +38,30 @@ from ganforge.objectives.base import implied_penalties
 Spec = dict[str, Any]
 
 
+class EvalConfig(BaseModel):
+    """Evaluation during training (``train.eval``): metrics on the EMA generator every N steps.
+
+    Scores go to ``metrics.jsonl`` / TensorBoard as ``eval/<metric>``, their cards to
+    ``cards/training.jsonl``, and with ``keep_best`` the full state of the best step per
+    metric to ``checkpoints/best-<metric>.safetensors``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: evaluate every this many steps (0: never)
+    every: Annotated[int, Field(ge=0)] = 0
+    metrics: list[str] = ["fid"]
+    #: generated samples per evaluation (real: the same number, or the whole split)
+    n: Annotated[int, Field(gt=0)] = 2000
+    #: feature extractor (None: inception-fid for images, identity for points)
+    extractor: str | None = None
+    #: reference split for datasets that have splits
+    ref: str | None = "train"
+    inception_weights: str | None = None
+    seed: int = 0
+    keep_best: bool = True
+
+
 class TrainConfig(BaseModel):
     """How long and how the engine trains (everything the algorithm does not own)."""
 
@@ -65,6 +89,7 @@ class TrainConfig(BaseModel):
     n_samples: Annotated[int, Field(gt=0, le=1024)] = 64
     sample_seed: int = 1234
     tensorboard: bool = True
+    eval: EvalConfig = EvalConfig()
 
 
 class RunConfig(BaseModel):

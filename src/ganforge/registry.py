@@ -198,6 +198,8 @@ OBJECTIVES: Registry = Registry("objective")
 PENALTIES: Registry = Registry("penalty")
 ALGORITHMS: Registry = Registry("algorithm", injected=("nets", "objective", "penalties"))
 OPTIMIZERS: Registry = Registry("optimizer", injected=("params",))
+FEATURES: Registry = Registry("feature extractor", injected=("device",))
+METRICS: Registry = Registry("metric")
 
 ALL: dict[str, Registry] = {
     "datasets": DATASETS,
@@ -206,6 +208,8 @@ ALL: dict[str, Registry] = {
     "penalties": PENALTIES,
     "algorithms": ALGORITHMS,
     "optimizers": OPTIMIZERS,
+    "feature extractors": FEATURES,
+    "metrics": METRICS,
 }
 
 
@@ -214,6 +218,8 @@ def load_all() -> None:
     import ganforge.algorithms
     import ganforge.data
     import ganforge.engine.optim
+    import ganforge.metrics.features
+    import ganforge.metrics.library
     import ganforge.nets
     import ganforge.objectives
     import ganforge.penalties  # noqa: F401

@@ -165,3 +165,94 @@ class ProgressBar:
 
     def close(self) -> None:
         self.progress.stop()
+
+
+class Evaluator:
+    """Every ``cfg.every`` steps: metrics on the sampling (EMA) generator, logged, best kept.
+
+    The reference features are computed once (and cached across runs); sampling uses
+    its own seeded generators, so evaluating never changes the training trajectory.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        cfg: Any,
+        data: dict[str, Any],
+        kind: str,
+        device: str,
+        writer: MetricsWriter,
+        extra: dict[str, Any],
+    ) -> None:
+        from ganforge import registry
+        from ganforge.metrics.evaluate import reference_source
+
+        self.run_dir, self.cfg, self.kind, self.device = run_dir, cfg, kind, device
+        self.writer, self.extra = writer, extra
+        has_split = "split" in registry.DATASETS.parameters(data["name"])
+        self.real = reference_source(data, cfg.ref if has_split else None)
+        self.best_path = run_dir / "checkpoints" / "best.json"
+        self.best: dict[str, dict[str, Any]] = {}
+        if self.best_path.is_file():
+            try:
+                self.best = json.loads(self.best_path.read_text("utf-8"))
+            except json.JSONDecodeError:
+                self.best = {}
+
+    def evaluate(self, trainer: Trainer) -> list[Any]:
+        from ganforge.metrics.evaluate import GeneratorSource, evaluate
+
+        info = {"source": str(self.run_dir), "step": trainer.step, "ema": trainer.ema is not None}
+        fake = GeneratorSource(trainer.sample, self.kind, info)
+        cards = evaluate(
+            fake,
+            self.real,
+            self.cfg.metrics,
+            n=self.cfg.n,
+            seed=self.cfg.seed,
+            extractor=self.cfg.extractor,
+            inception_weights=self.cfg.inception_weights,
+            device=self.device,
+            progress=False,
+        )
+        scalars = {}
+        for c in cards:
+            for k, v in c.values.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    scalars[f"eval/{c.metric}" if k == c.primary else f"eval/{c.metric}.{k}"] = v
+        self.writer.on_log(trainer, scalars)
+        lines = "".join(json.dumps(c.to_dict(), sort_keys=True) + "\n" for c in cards)
+        log = self.run_dir / "cards" / "training.jsonl"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as f:
+            f.write(lines)
+        if self.cfg.keep_best:
+            self._keep_best(trainer, cards)
+        return cards
+
+    def _keep_best(self, trainer: Trainer, cards: list[Any]) -> None:
+        from ganforge import registry
+        from ganforge.engine.checkpoint import encode
+        from ganforge.io import atomic_write_bytes
+
+        state = None
+        for c in cards:
+            lower = registry.METRICS.get(c.metric).lower_is_better
+            old = self.best.get(c.metric)
+            v = c.value
+            if v != v:  # NaN never wins
+                continue
+            if old is not None and not (v < old["value"] if lower else v > old["value"]):
+                continue
+            if state is None:
+                trainer.check_finite(weights=True)
+                state = encode({**trainer.state_dict(), **self.extra})
+            path = self.run_dir / "checkpoints" / f"best-{c.metric}.safetensors"
+            atomic_write_bytes(path, state)
+            self.best[c.metric] = {"value": v, "step": trainer.step, "file": path.name}
+        if state is not None:
+            atomic_write_text(self.best_path, json.dumps(self.best, indent=2) + "\n")
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        if self.cfg.every and trainer.step % self.cfg.every == 0:
+            self.evaluate(trainer)

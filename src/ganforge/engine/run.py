@@ -24,7 +24,13 @@ from ganforge import registry
 from ganforge.algorithms.base import Algorithm
 from ganforge.config import RunConfig, load_config, save_config
 from ganforge.data.base import InfiniteSampler, TensorDataset
-from ganforge.engine.callbacks import Checkpointer, MetricsWriter, ProgressBar, SampleWriter
+from ganforge.engine.callbacks import (
+    Checkpointer,
+    Evaluator,
+    MetricsWriter,
+    ProgressBar,
+    SampleWriter,
+)
 from ganforge.engine.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.engine.trainer import Trainer, seed_everything
 from ganforge.errors import CheckpointError, ConfigError
@@ -105,6 +111,12 @@ def build(cfg: RunConfig) -> Built:
     for key, spec in cfg.optim.items():
         params = [p for n in algorithm.optimizers[key] for p in nets[n].parameters()]
         optimizers[key] = registry.OPTIMIZERS.build(spec, f"optim.{key}", params=params)
+    for i, m in enumerate(cfg.train.eval.metrics):
+        registry.METRICS.validate({"name": m}, f"train.eval.metrics[{i}]")
+    if cfg.train.eval.extractor is not None:
+        from ganforge.metrics.features import parse_spec
+
+        registry.FEATURES.validate(parse_spec(cfg.train.eval.extractor), "train.eval.extractor")
     sampler = InfiniteSampler(len(dataset), cfg.train.batch_size, seed=cfg.seed)
     return Built(cfg, dataset, algorithm, optimizers, sampler, device)
 
@@ -186,7 +198,20 @@ def _make_trainer(
         metrics,
     )
     ckpt = Checkpointer(run_dir, t.ckpt_every, t.keep_last, {"config": cfg.to_dict()})
-    callbacks: list[Any] = [metrics, samples, ckpt, *extra_callbacks]
+    callbacks: list[Any] = [metrics, samples, ckpt]
+    if t.eval.every:
+        callbacks.append(
+            Evaluator(
+                run_dir,
+                t.eval,
+                cfg.data,
+                built.dataset.kind,
+                str(built.device),
+                metrics,
+                {"config": cfg.to_dict()},
+            )
+        )
+    callbacks.extend(extra_callbacks)
     trainer = Trainer(
         built.algorithm,
         built.optimizers,

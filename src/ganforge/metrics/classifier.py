@@ -521,12 +521,36 @@ def digits_classifier(
     """
     path = cache_dir() / "classifiers" / f"digits-{resolution}.safetensors"
     recipe = _digits_recipe(resolution, seed, epochs)
+
+    def data() -> tuple[torch.Tensor, ...]:
+        return digits_split(resolution)
+
+    return _cached_classifier(path, recipe, data, epochs=epochs, seed=seed, retrain=retrain)
+
+
+def _cached_classifier(
+    path: Path,
+    recipe: dict[str, Any],
+    data: Any,
+    *,
+    epochs: int,
+    seed: int,
+    retrain: bool,
+    batch_size: int = 64,
+) -> LeNet:
+    """Load the classifier cached at ``path`` for ``recipe``, or train, save and return it.
+
+    ``data()`` returns ``(x_train, y_train, x_test, y_test)`` (uint8 images, int labels);
+    it is only called when training is needed.
+    """
     if not retrain:
         model = _load_cached(path, recipe)
         if model is not None:
             return model
-    x_train, y_train, x_test, y_test = digits_split(resolution)
-    model = train_classifier(x_train, y_train, num_classes=10, epochs=epochs, seed=seed)
+    x_train, y_train, x_test, y_test = data()
+    model = train_classifier(
+        x_train, y_train, num_classes=10, epochs=epochs, seed=seed, batch_size=batch_size
+    )
     meta = {
         "recipe": recipe,
         "config": model.config(),
@@ -537,3 +561,79 @@ def digits_classifier(
     _save(model, path, meta)
     model.info = dict(meta, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
     return model
+
+
+#: Datasets a ``classifier:<dataset>`` can be trained on, with their training schedule.
+#: MNIST-like sets are large: 3 epochs of 60,000 images at batch 128 (a few minutes on one
+#: CPU core, once; cached) reach ~99% test accuracy.
+CLASSIFIER_DATASETS: dict[str, dict[str, int]] = {
+    "digits": {"epochs": 30, "batch_size": 64},
+    "mnist": {"epochs": 3, "batch_size": 128},
+    "fashion-mnist": {"epochs": 3, "batch_size": 128},
+}
+
+
+def dataset_classifier(
+    dataset: str,
+    resolution: int | None = None,
+    root: str | None = None,
+    seed: int = 0,
+    retrain: bool = False,
+) -> LeNet:
+    """A :class:`LeNet` (with background class) trained by ganforge on ``dataset``, cached.
+
+    Args:
+        dataset: ``digits`` (scikit-learn, 16x16 by default), ``mnist`` or
+            ``fashion-mnist`` (32x32 by default: ganforge's padded resolution).
+        resolution: image size the classifier takes (digits: 8, 16, 32; MNIST-like: 28,
+            32, 64).
+        root: a local copy of the dataset (as ``data.root``); None: the cache or a download.
+        seed: initialisation and shuffling seed (training is deterministic on CPU).
+        retrain: ignore a cached copy.
+
+    Trained on the train split (digits: a seeded 80%), tested on the test split (digits:
+    the other 20%), cached as ``<cache_dir>/classifiers/<dataset>-<resolution>.safetensors``
+    with the recipe and the test accuracy; ``model.info["sha256"]`` identifies the weights
+    on evaluation cards.
+    """
+    if dataset not in CLASSIFIER_DATASETS:
+        raise ValueError(
+            f"no classifier recipe for dataset {dataset!r}; choose one of "
+            f"{', '.join(CLASSIFIER_DATASETS)}."
+        )
+    sched = CLASSIFIER_DATASETS[dataset]
+    if dataset == "digits":
+        return digits_classifier(resolution or 16, seed=seed, retrain=retrain)
+    from ganforge.data.mnist import fashion_mnist, mnist
+
+    res = resolution or 32
+    loader = mnist if dataset == "mnist" else fashion_mnist
+    recipe = {
+        "format_version": FORMAT_VERSION,
+        "dataset": dataset,
+        "resolution": res,
+        "seed": seed,
+        **sched,
+        "split": "train / test",
+    }
+
+    def data() -> tuple[torch.Tensor, ...]:
+        train = loader("train", root, res)  # type: ignore[arg-type]
+        test = loader("test", root, res)  # type: ignore[arg-type]
+        return (
+            train.tensors["real"],
+            train.tensors["label"],
+            test.tensors["real"],
+            test.tensors["label"],
+        )
+
+    path = cache_dir() / "classifiers" / f"{dataset}-{res}.safetensors"
+    return _cached_classifier(
+        path,
+        recipe,
+        data,
+        epochs=sched["epochs"],
+        seed=seed,
+        retrain=retrain,
+        batch_size=sched["batch_size"],
+    )

@@ -1,0 +1,366 @@
+"""The registered metrics: thin wrappers from the evaluation pipeline to the pure functions.
+
+The mathematics lives in one module per family (``frechet``, ``kid``,
+``inception_score``, ``prdc``, ``ssim``, ``birthday``, ``modes``, ``toy``); each class
+here only says what a metric needs from the pipeline (features, logits, images, real
+data), which extractor it uses, which value is its headline and whether lower is
+better, and calls the function. Constructor arguments are the metric's parameters
+(``{name: kid, subset_size: 500}``); they are recorded on the card.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from ganforge.errors import ConfigError, GanforgeError
+from ganforge.registry import METRICS
+
+if TYPE_CHECKING:
+    from ganforge.metrics.evaluate import Context, Needs
+
+
+class Metric:
+    """Base class of the registered metrics.
+
+    Class attributes: ``primary`` (the headline value's key), ``lower_is_better``,
+    ``needs_real`` (compares with real data), ``fake_needs`` / ``real_needs`` (what
+    the pipeline must keep beyond running moments).
+    """
+
+    primary: ClassVar[str]
+    lower_is_better: ClassVar[bool] = True
+    needs_real: ClassVar[bool] = True
+    uses_features: ClassVar[bool] = True
+
+    @property
+    def fake_needs(self) -> Needs:
+        from ganforge.metrics.evaluate import Needs
+
+        return Needs()
+
+    @property
+    def real_needs(self) -> Needs:
+        return self.fake_needs
+
+    def extractor(self, kind: str, default: str | dict[str, Any]) -> str | dict[str, Any] | None:
+        """The extractor this metric runs on (None: it reads the samples themselves)."""
+        return default if self.uses_features else None
+
+    def card_extractor(self, ext_card: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """The extractor fields of this metric's card (called after :meth:`compute`)."""
+        return ext_card
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def _needs(**kw: bool) -> Needs:
+    from ganforge.metrics.evaluate import Needs
+
+    return Needs(**kw)
+
+
+@METRICS.register("fid", paper="Heusel et al. 2017, GANs trained by a two time-scale update rule")
+class FID(Metric):
+    """Fréchet Inception Distance between real and fake feature Gaussians (lower is better)."""
+
+    primary = "fid"
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        from ganforge.metrics.frechet import frechet_distance
+
+        assert ctx.real is not None and ctx.real.moments is not None
+        r, f = ctx.real.moments, ctx.fake.moments
+        assert f is not None
+        return {"fid": frechet_distance(r.mean(), r.cov(), f.mean(), f.cov())}
+
+
+@METRICS.register("kid", paper="Binkowski et al. 2018, Demystifying MMD GANs")
+class KID(Metric):
+    """Kernel Inception Distance: unbiased MMD^2, cubic polynomial kernel, mean +- std over subsets."""
+
+    primary = "kid"
+
+    def __init__(
+        self,
+        num_subsets: Annotated[int, Field(ge=1)] = 100,
+        subset_size: Annotated[int, Field(ge=2)] = 1000,
+    ) -> None:
+        self.num_subsets, self.subset_size = num_subsets, subset_size
+
+    @property
+    def fake_needs(self) -> Needs:
+        return _needs(features=True)
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        from ganforge.metrics.kid import kid
+
+        assert ctx.real is not None
+        mean, std = kid(
+            ctx.real.features,
+            ctx.fake.features,
+            num_subsets=self.num_subsets,
+            subset_size=self.subset_size,
+            seed=ctx.seed,
+        )
+        return {"kid": mean, "kid_std": std}
+
+
+@METRICS.register("is", paper="Salimans et al. 2016, Improved techniques for training GANs")
+class InceptionScore(Metric):
+    """Inception Score exp(E KL(p(y|x) || p(y))): 10 splits, population std (higher is better)."""
+
+    primary = "is"
+    lower_is_better = False
+    needs_real = False
+
+    def __init__(self, splits: Annotated[int, Field(ge=1)] = 10) -> None:
+        self.splits = splits
+
+    @property
+    def fake_needs(self) -> Needs:
+        return _needs(logits=True)
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        from ganforge.metrics.inception_score import inception_score
+
+        mean, std = inception_score(ctx.fake.logits, splits=self.splits)
+        return {"is": mean, "is_std": std}
+
+
+@METRICS.register("mode-score", paper="Che et al. 2017, Mode regularized GANs")
+class ModeScore(Metric):
+    """Mode Score: the Inception Score corrected by KL(p(y) || p*(y)) to the training marginal.
+
+    p*(y) is the label histogram of the reference data when the extractor is the
+    classifier of that very dataset (its classes are the labels); otherwise the mean
+    predicted class distribution of the extractor on the reference data.
+    """
+
+    primary = "mode_score"
+    lower_is_better = False
+
+    def __init__(self, splits: Annotated[int, Field(ge=1)] = 10) -> None:
+        self.splits = splits
+
+    @property
+    def fake_needs(self) -> Needs:
+        return _needs(logits=True)
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        from ganforge.metrics.inception_score import mode_score
+
+        assert ctx.real is not None and ctx.real.logits is not None
+        ext_name = ctx.extractor.name if ctx.extractor else ""
+        ref_name = ctx.real_source.dataset.name if ctx.real_source is not None else ""
+        k = ctx.fake.logits.shape[1]  # type: ignore[union-attr]
+        labels = ctx.real.labels
+        if ext_name == f"classifier:{ref_name}" and labels is not None and int(labels.max()) < k:
+            marginal = np.bincount(labels.numpy(), minlength=k).astype(np.float64)
+            source = "labels"
+        else:
+            p = torch.from_numpy(ctx.real.logits).softmax(dim=1).numpy()
+            marginal = p.mean(axis=0)
+            source = "predicted"
+        marginal = marginal / marginal.sum()
+        mean, std = mode_score(
+            torch.from_numpy(ctx.fake.logits).softmax(dim=1).numpy(),  # type: ignore[arg-type]
+            marginal,
+            splits=self.splits,
+        )
+        return {"mode_score": mean, "mode_score_std": std, "marginal": source}
+
+
+@METRICS.register(
+    "prdc",
+    paper="Kynkäänniemi et al. 2019 (improved precision & recall); Naeem et al. 2020 (density & coverage)",
+)
+class PRDC(Metric):
+    """Precision & recall (k=3) and density & coverage (k=5) of k-NN manifolds."""
+
+    primary = "precision"
+    lower_is_better = False
+
+    def __init__(
+        self,
+        k_pr: Annotated[int, Field(ge=1)] = 3,
+        k_dc: Annotated[int, Field(ge=1)] = 5,
+    ) -> None:
+        self.k_pr, self.k_dc = k_pr, k_dc
+
+    @property
+    def fake_needs(self) -> Needs:
+        return _needs(features=True)
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        from ganforge.metrics.prdc import prdc
+
+        assert ctx.real is not None
+        out = prdc(ctx.real.features, ctx.fake.features, k_pr=self.k_pr, k_dc=self.k_dc)
+        return {k: float(v) for k, v in out.items()}
+
+
+@METRICS.register(
+    "ms-ssim", paper="Wang et al. 2003 (MS-SSIM); Odena et al. 2017 (AC-GAN diversity)"
+)
+class MSSSIMDiversity(Metric):
+    """Mean MS-SSIM over random pairs of samples (lower = more diverse); per class when labelled."""
+
+    primary = "ms_ssim"
+    needs_real = False
+    uses_features = False
+
+    def __init__(self, n_pairs: Annotated[int, Field(ge=1)] = 1000) -> None:
+        self.n_pairs = n_pairs
+
+    @property
+    def fake_needs(self) -> Needs:
+        return _needs(images=True)
+
+    def card_extractor(self, ext_card: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        from ganforge.metrics.features import QUANTIZATION
+
+        return {"extractor": None, "quantization": QUANTIZATION, "resize": "none"}
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        from ganforge.metrics.features import to_uint8
+        from ganforge.metrics.ssim import ms_ssim_diversity
+
+        images = ctx.fake.images
+        if images is None or images.dim() != 4:
+            raise GanforgeError("ms-ssim scores images (N, C, H, W); these samples are not images.")
+        out = ms_ssim_diversity(to_uint8(images), n_pairs=self.n_pairs, seed=ctx.seed)
+        return {"ms_ssim": float(out["ms_ssim"])}
+
+
+@METRICS.register("birthday", paper="Arora & Zhang 2017, Do GANs learn the distribution?")
+class Birthday(Metric):
+    """Birthday-paradox support size: the smallest batch with a near-duplicate pair half the time.
+
+    The closest pairs are saved as ``birthday-pairs.png`` next to the card, for a person
+    to confirm they really are duplicates.
+    """
+
+    primary = "support_size"
+    lower_is_better = False
+    needs_real = False
+    uses_features = False
+
+    def __init__(
+        self,
+        threshold: float | None = None,
+        trials: Annotated[int, Field(ge=2)] = 20,
+        max_batch: Annotated[int, Field(ge=4)] = 2048,
+    ) -> None:
+        self.threshold, self.trials, self.max_batch = threshold, trials, max_batch
+
+    def card_extractor(self, ext_card: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return {"extractor": None, "distance": "Euclidean in pixel space, images in [-1, 1]"}
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        from ganforge.metrics.birthday import birthday_test, save_pairs
+
+        sample = getattr(ctx.fake_source, "sample", None)
+        if sample is None:
+            raise ConfigError("the birthday test draws fresh batches: it needs a generator.")
+        ref = None
+        if self.threshold is None and ctx.real_source is not None:
+            ref = next(ctx.real_source.batches(min(1000, ctx.real_source.max_n()), 0, 1000))
+        res = birthday_test(
+            sample,
+            threshold=self.threshold,
+            trials=self.trials,
+            max_batch=self.max_batch,
+            seed=ctx.seed,
+            reference=ref,
+        )
+        if ctx.out_dir is not None and res.get("pairs") is not None:
+            res["pairs_image"] = str(save_pairs(res["pairs"], ctx.out_dir / "birthday-pairs.png"))
+        return {k: v for k, v in res.items() if k != "pairs"}
+
+
+@METRICS.register(
+    "mode-coverage", paper="Srivastava et al. 2017 (VEEGAN); Lin et al. 2018 (PacGAN)"
+)
+class ModeCoverage(Metric):
+    """2-D mixtures: modes covered, % high-quality samples (within 3 std), reverse KL."""
+
+    primary = "modes_covered"
+    lower_is_better = False
+    needs_real = False
+    uses_features = False
+
+    def __init__(self, threshold: Annotated[float, Field(gt=0)] = 3.0) -> None:
+        self.threshold = threshold
+
+    @property
+    def fake_needs(self) -> Needs:
+        return _needs(images=True)
+
+    def card_extractor(self, ext_card: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return {"extractor": None}
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        from ganforge.metrics.toy import mode_metrics
+
+        info = ctx.real_source.dataset.info if ctx.real_source is not None else {}
+        if "centers" not in info:
+            raise ConfigError(
+                "mode-coverage needs a 2-D mixture with known modes (ring8, grid25) as reference."
+            )
+        out = mode_metrics(ctx.fake.images, info["centers"], info["std"], self.threshold)
+        out.pop("mode_counts")
+        return out
+
+
+@METRICS.register(
+    "stacked-mnist", paper="Metz et al. 2017 (Unrolled GANs); Lin et al. 2018 (PacGAN)"
+)
+class StackedMNIST(Metric):
+    """Stacked MNIST: modes covered out of 1000 and KL to uniform, per-channel MNIST classifier."""
+
+    primary = "modes_covered"
+    lower_is_better = False
+    needs_real = False
+    uses_features = False
+
+    def __init__(self, root: str | None = None) -> None:
+        self.root = root
+
+    @property
+    def fake_needs(self) -> Needs:
+        return _needs(images=True)
+
+    def _classifier(self, ctx: Context, resolution: int) -> Any:
+        from ganforge.metrics.features import build_extractor
+
+        key = ("stacked-mnist-classifier", resolution)
+        if key not in ctx.extras:
+            ctx.extras[key] = build_extractor(
+                "classifier:mnist", ctx.device, resolution=resolution, root=self.root
+            )
+        return ctx.extras[key]
+
+    def card_extractor(self, ext_card: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        clf = [v for k, v in ctx.extras.items() if k[0] == "stacked-mnist-classifier"]
+        card = clf[0].card() if clf else {"extractor": "classifier:mnist"}
+        card["extractor"] += " (per channel)"
+        return card
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        from ganforge.metrics.modes import stacked_mnist_modes
+
+        x = ctx.fake.images
+        if x is None or x.dim() != 4 or x.shape[1] != 3:
+            raise GanforgeError(
+                "stacked-mnist scores 3-channel images, one MNIST digit per channel."
+            )
+        clf = self._classifier(ctx, int(x.shape[-1]))
+        n = len(x)
+        digits = clf(x.reshape(n * 3, 1, *x.shape[2:]))["logits"].argmax(dim=1).view(n, 3)
+        out = stacked_mnist_modes(digits.numpy())
+        return {k: v for k, v in out.items() if not isinstance(v, (list, np.ndarray))}
