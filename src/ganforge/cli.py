@@ -237,8 +237,16 @@ def _metric_list(text: str | None) -> list[str] | None:
     return names
 
 
-def _print_cards(cards: list[Any], title: str) -> None:
+def _console() -> Any:
+    """A rich console; when output is not a terminal (a file, a pipe, a test) it is wide,
+    so that tables are not cut into narrow wrapped columns."""
     from rich.console import Console
+
+    c = Console()
+    return c if c.is_terminal else Console(width=200)
+
+
+def _print_cards(cards: list[Any], title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
@@ -261,7 +269,7 @@ def _print_cards(cards: list[Any], title: str) -> None:
             str(c.n_real or "-"),
             f"{data.get('name', '-')}/{data.get('split', '-')}" if data else "-",
         )
-    Console().print(table)
+    _console().print(table)
 
 
 def _cmd_eval(a: argparse.Namespace) -> None:
@@ -298,7 +306,6 @@ def _cmd_eval(a: argparse.Namespace) -> None:
 
 
 def _cmd_compare(a: argparse.Namespace) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from ganforge.metrics.cards import compare_runs
@@ -312,7 +319,7 @@ def _cmd_compare(a: argparse.Namespace) -> None:
     for label, count, stats in comp.rows:
         cells = [f"{m:.4g} +- {s:.2g}" if count > 1 else f"{m:.4g}" for m, s in stats.values()]
         table.add_row(label, str(count), *cells)
-    Console().print(table)
+    _console().print(table)
 
 
 def _cmd_zoo(a: argparse.Namespace) -> None:

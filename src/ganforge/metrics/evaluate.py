@@ -329,6 +329,18 @@ def _metric_specs(metrics: Sequence[str | dict[str, Any]]) -> list[dict[str, Any
     return specs
 
 
+def _classifier_root(ext_key: Any, real: DatasetSource | None) -> str | None:
+    """A ``classifier:<dataset>`` trains on the reference data's local copy when they match."""
+    if real is None or not real.spec or ext_key is None:
+        return None
+    from ganforge.metrics.features import parse_spec
+
+    ext_key = parse_spec(ext_key)
+    if ext_key.get("name") == "classifier" and ext_key.get("dataset") == real.spec.get("name"):
+        return real.spec.get("root")
+    return None
+
+
 def evaluate(
     fake: GeneratorSource | DatasetSource,
     real: DatasetSource | None,
@@ -386,7 +398,13 @@ def evaluate(
         ext = (
             None
             if ext_key is None
-            else build_extractor(ext_key, device, resolution=resolution, weights=inception_weights)
+            else build_extractor(
+                ext_key,
+                device,
+                resolution=resolution,
+                weights=inception_weights,
+                root=_classifier_root(ext_key, real),
+            )
         )
         fneeds = Needs()
         rneeds = Needs()
