@@ -119,6 +119,13 @@ def _parser() -> argparse.ArgumentParser:
         help="inception-fid (default for images), classifier:<dataset>, identity",
     )
     ev.add_argument("--inception-weights", default=None, help="Inception weight file")
+    ev.add_argument(
+        "--channels",
+        type=int,
+        choices=(1, 3),
+        default=3,
+        help="with --real/--fake: read the images as grey (1) or RGB (3, default)",
+    )
     ev.add_argument("--seed", type=int, default=0, help="sample and metric seed (default 0)")
     ev.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     ev.add_argument("--batch-size", type=int, default=250)
@@ -301,7 +308,7 @@ def _cmd_eval(a: argparse.Namespace) -> None:
     for d in (a.real, a.fake):
         if not d.exists():
             raise ConfigError(f"{d} does not exist.")
-    cards = evaluate_folders(a.real, a.fake, metrics, n=a.n, **common)
+    cards = evaluate_folders(a.real, a.fake, metrics, n=a.n, channels=a.channels, **common)
     _print_cards(cards, f"{a.fake} vs {a.real}")
 
 

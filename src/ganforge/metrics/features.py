@@ -174,7 +174,7 @@ class ClassifierFeatures(FeatureExtractor):
         m = self.model
         want = (m.in_channels, m.resolution, m.resolution)
         if tuple(batch.shape[1:]) != want:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.name} takes images of shape (N, {', '.join(map(str, want))}); got "
                 f"{tuple(batch.shape)}. Use an extractor for this data (inception-fid works "
                 "for any image size) or evaluate at the classifier's resolution."
