@@ -303,6 +303,14 @@ def test_eval_during_training_logs_keeps_best_and_does_not_change_training(
     a = (plain / "generator.safetensors").read_bytes()
     b = (run / "generator.safetensors").read_bytes()
     assert a == b
+    # the Python API takes an exported generator and a dataset name / spec
+    import ganforge
+
+    cards = ganforge.evaluate(ganforge.load(run), "ring8", ["mode-coverage", "fid"], n=500)
+    assert [c.metric for c in cards] == ["mode-coverage", "fid"]
+    assert cards[1].reference["data"]["name"] == "ring8" and cards[1].n_fake == 500
+    with pytest.raises(ConfigError, match="must be a generator"):
+        ganforge.evaluate(42, "ring8", ["fid"])
 
 
 def test_train_eval_config_is_validated(tiny_ring8: dict[str, Any], tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ The Python API mirrors the command line::
     run_dir = ganforge.train("gan-ring8", ["train.steps=2000"], seed=1)
     ganforge.resume(run_dir, steps=4000)
     x = ganforge.load(run_dir).sample(64, seed=0)
+    cards = ganforge.evaluate(ganforge.load(run_dir), "ring8", ["fid", "mode-coverage"])
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ _API = {
     "resume": "ganforge.engine.run",
     "load": "ganforge.engine.run",
     "load_config": "ganforge.config",
+    "evaluate": "ganforge.metrics.evaluate",
 }
 
 
@@ -31,4 +33,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'ganforge' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "load", "load_config", "resume", "train"]
+__all__ = ["__version__", "evaluate", "load", "load_config", "resume", "train"]

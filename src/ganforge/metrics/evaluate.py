@@ -329,6 +329,33 @@ def _metric_specs(metrics: Sequence[str | dict[str, Any]]) -> list[dict[str, Any
     return specs
 
 
+def as_source(x: Any, what: str) -> GeneratorSource | DatasetSource:
+    """Coerce what the Python API accepts into a source.
+
+    A source passes through; an exported :class:`~ganforge.engine.run.Generator` (or
+    anything with ``sample(n, seed)`` and ``kind``) or a plain ``sample(n, seed)``
+    function becomes a :class:`GeneratorSource`; a :class:`TensorDataset`, a dataset
+    spec dict or a dataset name becomes a :class:`DatasetSource`.
+    """
+    if isinstance(x, (GeneratorSource, DatasetSource)):
+        return x
+    if isinstance(x, TensorDataset):
+        return DatasetSource(x, None)
+    if isinstance(x, (str, dict)):
+        registry.load_all()
+        spec = registry.DATASETS.validate({"name": x} if isinstance(x, str) else x, what)
+        return DatasetSource(registry.DATASETS.build(spec, what), spec)
+    if hasattr(x, "sample") and hasattr(x, "kind"):
+        return GeneratorSource(x.sample, x.kind, {"source": getattr(x, "meta", {}).get("recipe")})
+    if callable(x):
+        probe = x(1, 0)
+        return GeneratorSource(x, "images" if probe.dim() == 4 else "points")
+    raise ConfigError(
+        f"{what} must be a generator (ganforge.load(run)), a sample(n, seed) function, a "
+        f"dataset or a dataset name; got {type(x).__name__}."
+    )
+
+
 def _classifier_root(ext_key: Any, real: DatasetSource | None) -> str | None:
     """A ``classifier:<dataset>`` trains on the reference data's local copy when they match."""
     if real is None or not real.spec or ext_key is None:
@@ -342,8 +369,8 @@ def _classifier_root(ext_key: Any, real: DatasetSource | None) -> str | None:
 
 
 def evaluate(
-    fake: GeneratorSource | DatasetSource,
-    real: DatasetSource | None,
+    fake: Any,
+    real: Any,
     metrics: Sequence[str | dict[str, Any]],
     *,
     n: int = 10_000,
@@ -375,8 +402,17 @@ def evaluate(
         out_dir: where metrics may write pictures (the birthday test's closest pairs).
 
     Cards are returned, not saved: the caller decides where they go.
+
+    ``fake`` and ``real`` may also be given as anything :func:`as_source` accepts::
+
+        cards = ganforge.evaluate(ganforge.load("runs/gan-digits-0001"), "digits",
+                                  ["fid", "kid"], extractor="classifier:digits", n=1000)
     """
     registry.load_all()
+    fake = as_source(fake, "fake")
+    real = None if real is None else as_source(real, "real")
+    if not isinstance(real, (DatasetSource, type(None))):
+        raise ConfigError("the reference (real) data must be a dataset, not a generator.")
     specs = _metric_specs(metrics)
     if not specs:
         raise ConfigError("no metrics given; e.g. --metrics fid,kid")
