@@ -64,6 +64,20 @@ def _needs(**kw: bool) -> Needs:
     return Needs(**kw)
 
 
+class SampleMetric(Metric):
+    """A metric that reads the generated samples themselves (no extractor, no real data)."""
+
+    needs_real = False
+    uses_features = False
+
+    @property
+    def fake_needs(self) -> Needs:
+        return _needs(images=True)
+
+    def card_extractor(self, ext_card: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        return {"extractor": None}
+
+
 @METRICS.register("fid", paper="Heusel et al. 2017, GANs trained by a two time-scale update rule")
 class FID(Metric):
     """Fréchet Inception Distance between real and fake feature Gaussians (lower is better)."""
@@ -207,19 +221,13 @@ class PRDC(Metric):
 @METRICS.register(
     "ms-ssim", paper="Wang et al. 2003 (MS-SSIM); Odena et al. 2017 (AC-GAN diversity)"
 )
-class MSSSIMDiversity(Metric):
+class MSSSIMDiversity(SampleMetric):
     """Mean MS-SSIM over random pairs of samples (lower = more diverse); per class when labelled."""
 
     primary = "ms_ssim"
-    needs_real = False
-    uses_features = False
 
     def __init__(self, n_pairs: Annotated[int, Field(ge=1)] = 1000) -> None:
         self.n_pairs = n_pairs
-
-    @property
-    def fake_needs(self) -> Needs:
-        return _needs(images=True)
 
     def card_extractor(self, ext_card: dict[str, Any], ctx: Context) -> dict[str, Any]:
         from ganforge.metrics.features import QUANTIZATION
@@ -286,23 +294,14 @@ class Birthday(Metric):
 @METRICS.register(
     "mode-coverage", paper="Srivastava et al. 2017 (VEEGAN); Lin et al. 2018 (PacGAN)"
 )
-class ModeCoverage(Metric):
+class ModeCoverage(SampleMetric):
     """2-D mixtures: modes covered, % high-quality samples (within 3 std), reverse KL."""
 
     primary = "modes_covered"
     lower_is_better = False
-    needs_real = False
-    uses_features = False
 
     def __init__(self, threshold: Annotated[float, Field(gt=0)] = 3.0) -> None:
         self.threshold = threshold
-
-    @property
-    def fake_needs(self) -> Needs:
-        return _needs(images=True)
-
-    def card_extractor(self, ext_card: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        return {"extractor": None}
 
     def compute(self, ctx: Context) -> dict[str, Any]:
         from ganforge.metrics.toy import mode_metrics
@@ -320,20 +319,14 @@ class ModeCoverage(Metric):
 @METRICS.register(
     "stacked-mnist", paper="Metz et al. 2017 (Unrolled GANs); Lin et al. 2018 (PacGAN)"
 )
-class StackedMNIST(Metric):
+class StackedMNIST(SampleMetric):
     """Stacked MNIST: modes covered out of 1000 and KL to uniform, per-channel MNIST classifier."""
 
     primary = "modes_covered"
     lower_is_better = False
-    needs_real = False
-    uses_features = False
 
     def __init__(self, root: str | None = None) -> None:
         self.root = root
-
-    @property
-    def fake_needs(self) -> Needs:
-        return _needs(images=True)
 
     def _classifier(self, ctx: Context, resolution: int) -> Any:
         from ganforge.metrics.features import build_extractor
