@@ -208,6 +208,22 @@ def test_stacked_mnist_dataset_and_metric(
     assert card.extractor == "exact-lookup (per channel)"
 
 
+def test_birthday_metric_estimates_a_planted_support_and_saves_pairs(tmp_path: Path) -> None:
+    digits = registry.DATASETS.build({"name": "digits", "resolution": 8}, "d").tensors["real"]
+    pool = digits[:60].float() / 127.5 - 1  # a "generator" with exactly 60 distinct outputs
+
+    def sample(n: int, seed: int) -> torch.Tensor:
+        return pool[torch.randint(60, (n,), generator=torch.Generator().manual_seed(seed))]
+
+    ref = {"name": "digits", "resolution": 8}
+    card = evaluate(GeneratorSource(sample, "images"), ref, ["birthday"], n=10, out_dir=tmp_path)[0]
+    assert 30 <= card.value <= 120  # the MLE of a uniform support of 60, within a factor 2
+    assert (tmp_path / "birthday-pairs.png").is_file()
+    json.dumps(card.to_dict())  # the card is plain JSON
+    with pytest.raises(ConfigError, match="resolution"):
+        evaluate(GeneratorSource(sample, "images"), "digits", ["birthday"], n=10)
+
+
 # -- commands ---------------------------------------------------------------------------------
 def _digits_run(tmp_path: Path, tiny_digits: dict[str, Any], seed: int, name: str) -> Path:
     cfg = copy.deepcopy(tiny_digits)

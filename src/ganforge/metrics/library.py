@@ -278,6 +278,13 @@ class Birthday(Metric):
         ref = None
         if self.threshold is None and ctx.real_source is not None:
             ref = next(ctx.real_source.batches(min(1000, ctx.real_source.max_n()), 0, 1000))
+            probe = sample(1, 0)
+            if tuple(ref.shape[1:]) != tuple(probe.shape[1:]):
+                raise ConfigError(
+                    f"birthday: the reference images are {tuple(ref.shape[1:])} but the samples "
+                    f"are {tuple(probe.shape[1:])}; give a reference at the samples' resolution "
+                    "or a fixed threshold ({name: birthday, threshold: T})."
+                )
         res = birthday_test(
             sample,
             threshold=self.threshold,
