@@ -259,9 +259,10 @@ def test_eval_and_compare_commands(
     is_card = next(c for c in cards if c.metric == "is")
     assert 1.0 <= is_card.value <= 10.0
     # compare: two seeds of one config -> one row, mean +- std
-    assert main(["compare", *map(str, runs)]) == 0
+    assert main(["compare", *map(str, runs), "--plot", str(tmp_path / "cmp.png")]) == 0
     out = capsys.readouterr().out
     assert "tiny-digits" in out and "+-" in out
+    assert (tmp_path / "cmp.png").read_bytes()[:4] == b"\x89PNG"
     comp = compare_runs(runs, ["fid"])
     assert len(comp.rows) == 1 and comp.rows[0][1] == 2
     vals = [next(c for c in load_cards(r / "cards") if c.metric == "fid").value for r in runs]

@@ -141,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     cp.add_argument("run_dirs", type=Path, nargs="+")
     cp.add_argument("--metrics", default=None, help="comma-separated (default: all in common)")
+    cp.add_argument("--plot", type=Path, default=None, help="also save a bar chart (PNG)")
 
     sub.add_parser("zoo", help="every registered component, one line each with its paper")
     sub.add_parser("recipes", help="list the shipped recipes")
@@ -327,6 +328,10 @@ def _cmd_compare(a: argparse.Namespace) -> None:
         cells = [f"{m:.4g} +- {s:.2g}" if count > 1 else f"{m:.4g}" for m, s in stats.values()]
         table.add_row(label, str(count), *cells)
     _console().print(table)
+    if a.plot is not None:
+        from ganforge.reports import comparison_bars
+
+        print(f"wrote {comparison_bars(comp.columns, comp.rows, a.plot)}")
 
 
 def _cmd_zoo(a: argparse.Namespace) -> None:

@@ -223,3 +223,33 @@ def loss_curves(
         fig.suptitle(title)
     fig.tight_layout()
     return _save_figure(fig, path)
+
+
+def comparison_bars(
+    columns: Sequence[str],
+    rows: Sequence[tuple[str, int, Mapping[str, tuple[float, float]]]],
+    path: str | os.PathLike[str],
+) -> Path:
+    """One panel per metric: a bar per group of runs, error bars = std across seeds.
+
+    Args:
+        columns: metric column names (``Comparison.columns``).
+        rows: (group label, number of runs, {column: (mean, std)}) (``Comparison.rows``).
+        path: PNG to write (atomically).
+    """
+    if not columns or not rows:
+        raise ValueError("nothing to plot: no metrics or no runs")
+    k = len(columns)
+    fig = _new_figure(min(4.0 * k, 16.0), 3.2 + 0.15 * len(rows))
+    labels = [f"{label} (n={n})" for label, n, _ in rows]
+    for i, col in enumerate(columns):
+        ax = fig.add_subplot(1, k, i + 1)
+        means = [stats[col][0] for _, _, stats in rows]
+        stds = [stats[col][1] for _, _, stats in rows]
+        ax.barh(range(len(rows)), means, xerr=stds, color="#4c72b0", capsize=3)
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels(labels if i == 0 else [""] * len(rows), fontsize=8)
+        ax.set_title(col, fontsize=10)
+        ax.invert_yaxis()
+    fig.tight_layout()
+    return _save_figure(fig, path)
