@@ -331,7 +331,14 @@ def trace_sqrt_product(sigma1: Any, sigma2: Any) -> float:
     ``sqrtm`` returned grossly wrong, complex results for such nearly singular products
     in SciPy 1.11.2-1.12 (scipy/scipy#19415, also reported by clean-fid and
     facebookresearch/NeuralCompression#217), which silently corrupted FIDs. The eigenvalue
-    route needs only one LAPACK ``geev`` call and has no such failure mode.
+    route has no such failure mode.
+
+    Computation: the eigenvalues of S1 S2 are taken as those of the similar symmetric
+    PSD matrix M = R^T S2 R with R = U diag(sqrt(w)) from S1 = U diag(w) U^T (R R^T =
+    S1, and R^T S2 R has the nonzero eigenvalues of R R^T S2 = S1 S2). Two symmetric
+    eigen-solvers are faster and more accurate than one general ``eigvals`` of the
+    non-symmetric product (which we used first: 23-34 s against 10-15 s for this route
+    on a loaded 2-core machine at D = 2048; ``benchmarks/metrics_speed.py``).
 
     Args:
         sigma1, sigma2: (D, D) covariance matrices (tensors or arrays), assumed PSD.
@@ -345,7 +352,14 @@ def trace_sqrt_product(sigma1: Any, sigma2: Any) -> float:
         raise ValueError(
             f"sigma1 and sigma2 must have the same shape, got {s1.shape} and {s2.shape}."
         )
-    eig = np.linalg.eigvals(s1 @ s2)
+    # The eigenvalues of S1 S2, computed as those of the similar symmetric matrix
+    # M = S1^{1/2} S2 S1^{1/2} (see above): two symmetric eigen-solvers (``syevd``) and
+    # two products instead of one general ``geev``, ~2-3x faster at D = 2048 and
+    # better conditioned (eigvalsh returns real eigenvalues of an exactly symmetric M).
+    w, u = np.linalg.eigh((s1 + s1.T) / 2)
+    root = u * np.sqrt(np.clip(w, 0.0, None))  # S1^{1/2} = U diag(sqrt w) U^T; M = R^T S2 R
+    m = root.T @ s2 @ root
+    eig = np.linalg.eigvalsh((m + m.T) / 2)
     return float(np.sqrt(eig.astype(np.complex128)).sum().real)
 
 
