@@ -77,6 +77,28 @@ def test_classifier_extractor_on_digits() -> None:
         ext(torch.zeros(2, 1, 8, 8, dtype=torch.uint8))
 
 
+def test_inception_extractor_wraps_the_real_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    weights = Path(__file__).resolve().parents[1].parent / "shared" / "weights"
+    path = weights / "inception-2015-12-05-tfnames-torchscript.pt"
+    if not path.is_file():
+        pytest.skip(f"Inception weights not found at {path}")
+    monkeypatch.setenv("GANFORGE_INCEPTION_WEIGHTS", str(path))
+    ext = build_extractor("inception-fid", batch_size=2)
+    x = registry.DATASETS.build({"name": "digits"}, "d").tensors["real"][:3]  # grey 16x16
+    out = ext(x)
+    assert out["features"].shape == (3, 2048) and "logits" not in out
+    assert (
+        torch.isfinite(out["features"]).all() and float(out["features"].min()) >= 0
+    )  # avg pool of ReLUs
+    card = ext.card()
+    assert card["weights_sha256"].startswith("7ff4a85c") and "TF1 bilinear" in card["resize"]
+    # the TorchScript copy has no 1008-way layer: IS says so instead of failing obscurely
+    spec = {"name": "digits"}
+    src = DatasetSource(registry.DATASETS.build(spec, "d"), spec)
+    with pytest.raises(GanforgeError, match="no class logits"):
+        evaluate(src, None, ["is"], n=2, extractor="inception-fid")
+
+
 # -- the pipeline ---------------------------------------------------------------------------
 def test_same_distribution_scores_near_zero_and_shift_is_exact() -> None:
     real = _ring8(4000, seed=1)
