@@ -97,6 +97,20 @@ def as_features(x: Any, name: str = "features", min_samples: int = 1) -> np.ndar
     return np.ascontiguousarray(arr)
 
 
+def as_feature_pair(
+    real: Any, fake: Any, min_real: int = 2, min_fake: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validated (N_r, D) and (N_f, D) float64 arrays of real and fake features (same D)."""
+    r = as_features(real, "real", min_samples=min_real)
+    f = as_features(fake, "fake", min_samples=min_fake)
+    if r.shape[1] != f.shape[1]:
+        raise ValueError(
+            f"real and fake have different feature dimensions ({r.shape[1]} vs "
+            f"{f.shape[1]}): extract both with the same network and layer."
+        )
+    return r, f
+
+
 # ---------------------------------------------------------------------- running moments
 
 
@@ -442,13 +456,7 @@ def fid_from_features(real: Any, fake: Any) -> float:
         the same N, and prefer N >= 10,000 (50,000 is the convention).
         N < D makes the covariances rank deficient; the value is still defined.
     """
-    r = as_features(real, "real", min_samples=2)
-    f = as_features(fake, "fake", min_samples=2)
-    if r.shape[1] != f.shape[1]:
-        raise ValueError(
-            f"real and fake have different feature dimensions ({r.shape[1]} vs "
-            f"{f.shape[1]}): extract both with the same network and layer."
-        )
+    r, f = as_feature_pair(real, fake)
     a = RunningMoments().update(r)
     b = RunningMoments().update(f)
     return frechet_distance(a.mean(), a.cov(), b.mean(), b.cov())

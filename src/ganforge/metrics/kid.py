@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ganforge.metrics.frechet import as_features
+from ganforge.metrics.frechet import as_feature_pair
 
 __all__ = ["kid", "polynomial_mmd2_unbiased"]
 
@@ -85,13 +85,7 @@ def kid(
     Cost: O(num_subsets * m^2 * D) in float64; about 0.3 s per subset for m = 1000,
     D = 2048 on two CPU cores.
     """
-    x = as_features(real, "real", min_samples=2)
-    y = as_features(fake, "fake", min_samples=2)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(
-            f"real and fake have different feature dimensions ({x.shape[1]} vs "
-            f"{y.shape[1]}): extract both with the same network and layer."
-        )
+    x, y = as_feature_pair(real, fake)
     if int(num_subsets) != num_subsets or num_subsets < 1:
         raise ValueError(f"num_subsets must be a positive integer, got {num_subsets!r}.")
     if int(subset_size) != subset_size or subset_size < 2:

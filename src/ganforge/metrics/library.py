@@ -64,6 +64,14 @@ def _needs(**kw: bool) -> Needs:
     return Needs(**kw)
 
 
+class FeatureSetMetric(Metric):
+    """A metric over every real and fake feature vector (not only their moments)."""
+
+    @property
+    def fake_needs(self) -> Needs:
+        return _needs(features=True)
+
+
 class SampleMetric(Metric):
     """A metric that reads the generated samples themselves (no extractor, no real data)."""
 
@@ -94,7 +102,7 @@ class FID(Metric):
 
 
 @METRICS.register("kid", paper="Binkowski et al. 2018, Demystifying MMD GANs")
-class KID(Metric):
+class KID(FeatureSetMetric):
     """Kernel Inception Distance: unbiased MMD^2, cubic polynomial kernel, mean +- std over subsets."""
 
     primary = "kid"
@@ -105,10 +113,6 @@ class KID(Metric):
         subset_size: Annotated[int, Field(ge=2)] = 1000,
     ) -> None:
         self.num_subsets, self.subset_size = num_subsets, subset_size
-
-    @property
-    def fake_needs(self) -> Needs:
-        return _needs(features=True)
 
     def compute(self, ctx: Context) -> dict[str, Any]:
         from ganforge.metrics.kid import kid
@@ -193,7 +197,7 @@ class ModeScore(Metric):
     "prdc",
     paper="Kynkäänniemi et al. 2019 (improved precision & recall); Naeem et al. 2020 (density & coverage)",
 )
-class PRDC(Metric):
+class PRDC(FeatureSetMetric):
     """Precision & recall (k=3) and density & coverage (k=5) of k-NN manifolds."""
 
     primary = "precision"
@@ -205,10 +209,6 @@ class PRDC(Metric):
         k_dc: Annotated[int, Field(ge=1)] = 5,
     ) -> None:
         self.k_pr, self.k_dc = k_pr, k_dc
-
-    @property
-    def fake_needs(self) -> Needs:
-        return _needs(features=True)
 
     def compute(self, ctx: Context) -> dict[str, Any]:
         from ganforge.metrics.prdc import prdc

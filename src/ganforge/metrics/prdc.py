@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from ganforge.metrics.frechet import as_features
+from ganforge.metrics.frechet import as_feature_pair
 
 __all__ = ["kth_neighbour_radii", "prdc"]
 
@@ -136,13 +136,7 @@ def prdc(
         if int(k) != k or k < 1:
             raise ValueError(f"{name} must be a positive integer, got {k!r}.")
     k_pr, k_dc = int(k_pr), int(k_dc)
-    x_np = as_features(real, "real", min_samples=max(k_pr, k_dc) + 1)
-    y_np = as_features(fake, "fake", min_samples=k_pr + 1)
-    if x_np.shape[1] != y_np.shape[1]:
-        raise ValueError(
-            f"real and fake have different feature dimensions ({x_np.shape[1]} vs "
-            f"{y_np.shape[1]}): extract both with the same network and layer."
-        )
+    x_np, y_np = as_feature_pair(real, fake, max(k_pr, k_dc) + 1, k_pr + 1)
     if max_elements < 1:
         raise ValueError(f"max_elements must be positive, got {max_elements}.")
     centre = x_np.mean(axis=0)
