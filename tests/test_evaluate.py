@@ -230,6 +230,15 @@ def test_stacked_mnist_dataset_and_metric(
     assert card.extractor == "exact-lookup (per channel)"
 
 
+def test_ms_ssim_is_scored_per_class_for_labelled_samples() -> None:
+    spec = {"name": "digits"}
+    src = DatasetSource(registry.DATASETS.build(spec, "d"), spec)
+    card = evaluate(src, None, [{"name": "ms-ssim", "n_pairs": 50}], n=400)[0]
+    assert 0 < card.value < 1 and set(card.values["per_class"]) == {str(k) for k in range(10)}
+    # digits of one class look more alike than digits of any two classes
+    assert card.values["class_mean"] > card.value
+
+
 def test_birthday_metric_estimates_a_planted_support_and_saves_pairs(tmp_path: Path) -> None:
     digits = registry.DATASETS.build({"name": "digits", "resolution": 8}, "d").tensors["real"]
     pool = digits[:60].float() / 127.5 - 1  # a "generator" with exactly 60 distinct outputs

@@ -241,8 +241,18 @@ class MSSSIMDiversity(SampleMetric):
         images = ctx.fake.images
         if images is None or images.dim() != 4:
             raise GanforgeError("ms-ssim scores images (N, C, H, W); these samples are not images.")
-        out = ms_ssim_diversity(to_uint8(images), n_pairs=self.n_pairs, seed=ctx.seed)
-        return {"ms_ssim": float(out["ms_ssim"])}
+        # Labelled samples (an image folder with class sub-folders; later, conditional
+        # generators) are also scored per class, as in the AC-GAN paper.
+        labels_fn = getattr(ctx.fake_source, "labels", None)
+        labels = labels_fn(len(images), ctx.seed) if labels_fn is not None else None
+        out = ms_ssim_diversity(
+            to_uint8(images), n_pairs=self.n_pairs, seed=ctx.seed, labels=labels
+        )
+        res: dict[str, Any] = {"ms_ssim": float(out["ms_ssim"])}
+        if "per_class" in out:
+            res["class_mean"] = float(out["class_mean"])
+            res["per_class"] = {str(k): float(v) for k, v in out["per_class"].items()}
+        return res
 
 
 @METRICS.register("birthday", paper="Arora & Zhang 2017, Do GANs learn the distribution?")
