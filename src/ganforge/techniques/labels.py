@@ -1,0 +1,153 @@
+"""Soft and noisy targets for the original-GAN (binary cross-entropy) critic loss.
+
+The critic of the original GAN is trained with BCE towards target 1 on real and 0 on fake
+samples. Three well-known variations change those targets:
+
+- **One-sided label smoothing** (Salimans et al. 2016, Improved Techniques for Training
+  GANs, section 3.4): real targets 1 - smoothing (e.g. 0.9), fake targets stay 0. It
+  keeps the critic from becoming over-confident, which would give the generator
+  vanishing or very large gradients.
+- **Two-sided smoothing**: fake targets ``smoothing`` > 0 as well. Salimans et al. advise
+  against it: with targets alpha (real) and beta (fake) the optimal critic is
+  D(x) = (alpha p_data + beta p_model) / (p_data + p_model); the beta p_model term keeps
+  D large wherever p_data is small but p_model is not, so the generator is *not* pushed
+  away from regions with no data: fakes there are rewarded. Hence one-sided smoothing is
+  preferred; fake smoothing is offered for experiments.
+- **Random target ranges**: real targets ~ U(0.7, 1.0) and fake ~ U(0.0, 0.3), via
+  ``low`` / ``high`` (the "ganhacks" list of Soumith Chintala et al., "use soft and noisy
+  labels"; the list gives 0.7-1.2 for real, but BCE targets must be probabilities, so
+  ranges here are restricted to [0, 1]).
+- **Label flipping**: each target replaced by 1 - target with probability ``flip`` (the
+  same "ganhacks" tip: occasionally flip the labels when training the discriminator).
+
+Randomness: the uniform range is drawn first (only when ``low`` / ``high`` are given),
+then the flip coin (only when ``flip > 0``), both from ``generator``. Draws happen on the
+generator's device and are then moved to ``device``, so a CPU generator works for any
+device and seeded calls are reproducible.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _rand(
+    n: int,
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """(n,) U[0, 1) drawn on the generator's device, returned on ``device``."""
+    draw_device = generator.device if generator is not None else device
+    return torch.rand(n, generator=generator, device=draw_device, dtype=dtype).to(device)
+
+
+def _targets(
+    n: int,
+    base: float,
+    smoothing: float,
+    low: float | None,
+    high: float | None,
+    flip: float,
+    generator: torch.Generator | None,
+    device: torch.device | str | None,
+    dtype: torch.dtype | None,
+) -> torch.Tensor:
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}.")
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing}.")
+    if not 0.0 <= flip <= 1.0:
+        raise ValueError(f"flip must be a probability in [0, 1], got {flip}.")
+    if (low is None) != (high is None):
+        raise ValueError("Give both low and high (a random target range) or neither.")
+    dtype = dtype if dtype is not None else torch.get_default_dtype()
+    if low is not None and high is not None:
+        if smoothing != 0.0:
+            raise ValueError("Use either smoothing or a random range (low, high), not both.")
+        if not 0.0 <= low <= high <= 1.0:
+            raise ValueError(f"Need 0 <= low <= high <= 1, got low={low}, high={high}.")
+        t = low + (high - low) * _rand(n, generator, device, dtype)
+    else:
+        # base 1 (real): 1 - smoothing; base 0 (fake): smoothing.
+        value = base - smoothing if base == 1.0 else smoothing
+        t = torch.full((n,), value, device=device, dtype=dtype)
+    if flip > 0.0:
+        flipped = _rand(n, generator, device, dtype) < flip
+        t = torch.where(flipped, 1.0 - t, t)
+    return t
+
+
+def real_targets(
+    n: int,
+    *,
+    smoothing: float = 0.0,
+    low: float | None = None,
+    high: float | None = None,
+    flip: float = 0.0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Critic targets for n real samples.
+
+    Args:
+        n: the number of targets.
+        smoothing: one-sided label smoothing (Salimans et al. 2016): targets 1 - smoothing.
+            0.1 gives the usual 0.9.
+        low, high: instead of a constant, targets ~ U(low, high), e.g. (0.7, 1.0)
+            ("ganhacks"). Both or neither; not together with ``smoothing``.
+        flip: probability of replacing each target t by 1 - t (label flipping).
+        generator: source of all random draws (range and flips).
+        device, dtype: of the result (dtype defaults to torch's default float dtype).
+
+    Returns:
+        (n,) targets in [0, 1].
+    """
+    return _targets(n, 1.0, smoothing, low, high, flip, generator, device, dtype)
+
+
+def fake_targets(
+    n: int,
+    *,
+    smoothing: float = 0.0,
+    low: float | None = None,
+    high: float | None = None,
+    flip: float = 0.0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Critic targets for n fake samples.
+
+    ``smoothing`` > 0 gives targets ``smoothing`` instead of 0: together with real-label
+    smoothing this is *two-sided* smoothing, which Salimans et al. 2016 advise against
+    (it rewards fakes where p_data is small; see the module docstring). ``low``/``high``
+    give targets ~ U(low, high), e.g. (0.0, 0.3) ("ganhacks"); ``flip`` replaces each
+    target t by 1 - t with that probability. Other arguments as in :func:`real_targets`.
+
+    Returns:
+        (n,) targets in [0, 1].
+    """
+    return _targets(n, 0.0, smoothing, low, high, flip, generator, device, dtype)
+
+
+def bce_with_targets(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy of critic logits against soft targets.
+
+    ``-mean(t log sigmoid(l) + (1 - t) log(1 - sigmoid(l)))``, computed stably by
+    :func:`torch.nn.functional.binary_cross_entropy_with_logits`. With soft targets the
+    minimum is not 0 but the binary entropy of t, reached at sigmoid(l) = t.
+
+    Args:
+        logits: (N,) critic logits, or (N, ...) for patch critics.
+        targets: (N,) targets in [0, 1] (broadcast over the trailing axes of a patch
+            critic's logits), or the full shape of ``logits``.
+
+    Returns:
+        A scalar tensor.
+    """
+    if targets.ndim == 1 and logits.ndim > 1 and targets.shape[0] == logits.shape[0]:
+        targets = targets.reshape(-1, *([1] * (logits.ndim - 1))).expand_as(logits)
+    return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
