@@ -196,7 +196,7 @@ def extract(
             if needs.images:
                 images.append(x.cpu())
             if extractor is not None:
-                if not torch.isfinite(x.float()).all():
+                if x.is_floating_point() and not torch.isfinite(x).all():
                     raise GanforgeError(
                         "the samples contain NaN or infinite values: the generator has "
                         "diverged; evaluate an earlier checkpoint."
@@ -452,7 +452,10 @@ def evaluate(
             names = ", ".join(s["name"] for s, m in members if m.needs_real)
             raise ConfigError(f"{names} compare with real data: give a reference (--ref / --real).")
         label = f"fake {ext.name if ext else 'samples'}"
-        fake_f = extract(fake, ext, n, seed, fneeds, batch_size, progress, label)
+        if ext is None and not fneeds.images:
+            fake_f = Features(n=0)  # the metric draws its own samples (birthday test)
+        else:
+            fake_f = extract(fake, ext, n, seed, fneeds, batch_size, progress, label)
         real_f = None
         if needs_real and real is not None:
             assert n_real is not None
