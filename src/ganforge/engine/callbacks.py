@@ -183,6 +183,7 @@ class Evaluator:
         device: str,
         writer: MetricsWriter,
         extra: dict[str, Any],
+        dataset: Any = None,
     ) -> None:
         from ganforge import registry
         from ganforge.metrics.evaluate import reference_source
@@ -190,7 +191,14 @@ class Evaluator:
         self.run_dir, self.cfg, self.kind, self.device = run_dir, cfg, kind, device
         self.writer, self.extra = writer, extra
         has_split = "split" in registry.DATASETS.parameters(data["name"])
-        self.real = reference_source(data, cfg.ref if has_split else None)
+        spec = registry.DATASETS.validate(data, "data")
+        if dataset is not None and (not has_split or spec.get("split") == cfg.ref):
+            # the reference is the training data itself: reuse it, do not load it twice
+            from ganforge.metrics.evaluate import DatasetSource
+
+            self.real = DatasetSource(dataset, spec)
+        else:
+            self.real = reference_source(data, cfg.ref if has_split else None)
         self.best_path = run_dir / "checkpoints" / "best.json"
         self.best: dict[str, dict[str, Any]] = {}
         if self.best_path.is_file():

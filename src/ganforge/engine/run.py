@@ -209,6 +209,7 @@ def _make_trainer(
                 str(built.device),
                 metrics,
                 {"config": cfg.to_dict()},
+                built.dataset,
             )
         )
     callbacks.extend(extra_callbacks)
