@@ -82,6 +82,10 @@ class Algorithm:
     def loss(self, phase: str, batch: dict[str, torch.Tensor], step: int) -> LossOutput:
         raise NotImplementedError
 
+    def check_batch_size(self, batch_size: int) -> None:
+        """Raise :class:`~ganforge.errors.ConfigError` if the algorithm cannot use this
+        batch size (called before training; default: any size)."""
+
     def after_step(self, phase: str, step: int) -> None:
         """Called by the engine right after ``phase``'s optimizer step: projections
         (weight clipping) and state updates (Lagrange multipliers) go here."""

@@ -17,9 +17,11 @@ from pydantic import Field
 from torch import nn
 
 from ganforge.algorithms.base import Algorithm, LossOutput, Phase
+from ganforge.errors import ConfigError
 from ganforge.objectives.base import Objective, State, is_stateful, needs_samples
 from ganforge.penalties.base import Penalty
 from ganforge.registry import ALGORITHMS
+from ganforge.techniques.packing import pack
 
 
 @ALGORITHMS.register("unconditional", paper="Goodfellow et al. 2014, Generative Adversarial Nets")
@@ -33,6 +35,12 @@ class Unconditional(Algorithm):
         latent_dim: dimension of z ~ N(0, I).
         n_critic: critic steps per generator step. The engine step counts critic steps,
             so ``train.steps`` critic updates make ``steps / n_critic`` generator updates.
+        pack: PacGAN packing degree m (Lin et al. 2018, "PacGAN: the power of two samples
+            in generative adversarial networks"): the critic judges m samples at once,
+            all real or all fake, concatenated along channels (images) or features
+            (vectors), so its input has m times the channels. A critic that sees m
+            samples can tell that they are too alike, which penalises mode collapse.
+            The batch size must be a multiple of m; 1 is the plain GAN.
     """
 
     networks: ClassVar[dict[str, str]] = {"g": "generator", "d": "critic"}
@@ -46,12 +54,14 @@ class Unconditional(Algorithm):
         penalties: Sequence[Penalty] = (),
         latent_dim: Annotated[int, Field(gt=0, le=4096)] = 64,
         n_critic: Annotated[int, Field(gt=0, le=100)] = 1,
+        pack: Annotated[int, Field(ge=1, le=16)] = 1,
     ) -> None:
         super().__init__(nets)
         self.objective = objective
         self.penalties = list(penalties)
         self.latent_dim = latent_dim
         self.n_critic = n_critic
+        self.pack = pack
         # State of stateful terms (Fisher/Sobolev multipliers), keyed by term index:
         # "objective" or "penalty<i>". Updated after the critic's optimizer step.
         self.terms: dict[str, Any] = {"objective": objective}
@@ -66,10 +76,19 @@ class Unconditional(Algorithm):
     @classmethod
     def net_defaults(cls, algo_kwargs: dict[str, Any], data: Any) -> dict[str, dict[str, Any]]:
         shape = tuple(data.shape)
+        m = int(algo_kwargs.get("pack", 1))
+        packed = (shape[0] * m, *shape[1:])  # PacGAN: m samples side by side in channels
         return {
             "g": {"latent_dim": algo_kwargs.get("latent_dim", 64), "out_shape": shape},
-            "d": {"in_shape": shape},
+            "d": {"in_shape": packed},
         }
+
+    def check_batch_size(self, batch_size: int) -> None:
+        if batch_size % self.pack:
+            raise ConfigError(
+                f"algorithm.pack={self.pack} packs {self.pack} samples per critic input, so "
+                f"train.batch_size must be a multiple of it (got {batch_size})."
+            )
 
     def phases(self) -> list[Phase]:
         return [Phase("d", "d"), Phase("g", "g", every=self.n_critic)]
@@ -80,11 +99,14 @@ class Unconditional(Algorithm):
 
     def loss(self, phase: str, batch: dict[str, torch.Tensor], step: int) -> LossOutput:
         g, d = self.nets["g"], self.nets["d"]
-        real = batch["real"]
-        n = real.shape[0]
+        n = batch["real"].shape[0]
+        # The critic only ever sees packed inputs (pack = 1: the samples themselves), and
+        # so do the objective and the penalties (e.g. the gradient penalty interpolates
+        # between packed real and packed fake inputs, as in the PacGAN paper's WGAN-GP).
+        real = pack(batch["real"], self.pack)
         if phase == "d":
             # G's parameters are frozen by the engine in this phase: no graph through G.
-            fake = g(self.noise(n)).detach()
+            fake = pack(g(self.noise(n)).detach(), self.pack)
             out_real, out_fake = d(real), d(fake)
             loss = self._term("objective", "d_loss", out_real, out_fake, real, fake)
             logs = {
@@ -107,7 +129,7 @@ class Unconditional(Algorithm):
                 )
             return LossOutput(loss, logs)
         if phase == "g":
-            fake = g(self.noise(n))
+            fake = pack(g(self.noise(n)), self.pack)
             out_fake = d(fake)
             out_real = d(real) if self.objective.needs_real_for_g else None
             return LossOutput(self._term("objective", "g_loss", out_fake, out_real, real, fake))

@@ -107,6 +107,7 @@ def build(cfg: RunConfig) -> Built:
     algorithm = registry.ALGORITHMS.build(
         cfg.algorithm, "algorithm", nets=nets, objective=objective, penalties=penalties
     )
+    algorithm.check_batch_size(cfg.train.batch_size)
     optimizers = {}
     for key, spec in cfg.optim.items():
         params = [p for n in algorithm.optimizers[key] for p in nets[n].parameters()]
