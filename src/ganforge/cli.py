@@ -349,8 +349,11 @@ def _cmd_zoo(a: argparse.Namespace) -> None:
             # one line per entry: name, paper, and (objectives) the divergence minimised
             divergence = getattr(e.obj, "divergence", "") if kind == "objectives" else ""
             tail = f"  [dim]{escape(str(divergence))}[/dim]" if divergence else ""
+            head = escape(e.paper)
+            if kind == "techniques":  # the failure it targets first: lines are cut at the edge
+                head = f"{escape(getattr(e.obj, 'targets', ''))} [dim]- {head}[/dim]"
             console.print(
-                f"  [bold cyan]{e.name:<{width}}[/bold cyan]  {escape(e.paper)}{tail}",
+                f"  [bold cyan]{e.name:<{width}}[/bold cyan]  {head}{tail}",
                 no_wrap=True,
                 overflow="ellipsis",
                 soft_wrap=False,

@@ -106,6 +106,8 @@ class RunConfig(BaseModel):
     objective: Spec
     #: regularisers that call the critic, e.g. [{name: gradient-penalty, weight: 10}]
     penalties: list[Spec] = []
+    #: training techniques, e.g. [{name: instance-noise, std: 0.1}] (``ganforge zoo``)
+    techniques: list[Spec] = []
     optim: dict[str, Spec]
     train: TrainConfig = TrainConfig()
 
@@ -247,6 +249,10 @@ def validate(data: dict[str, Any]) -> RunConfig:
             "data": registry.DATASETS.validate(cfg.data, "data"),
             "objective": objective,
             "penalties": penalties,
+            "techniques": [
+                registry.TECHNIQUES.validate(t, f"techniques[{i}]")
+                for i, t in enumerate(cfg.techniques)
+            ],
             "nets": {k: registry.NETS.validate(v, f"nets.{k}") for k, v in cfg.nets.items()},
             "optim": {
                 k: registry.OPTIMIZERS.validate(v, f"optim.{k}") for k, v in cfg.optim.items()

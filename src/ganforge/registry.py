@@ -196,8 +196,11 @@ DATASETS: Registry = Registry("dataset")
 NETS: Registry = Registry("network", auto=("latent_dim", "in_shape", "out_shape", "num_classes"))
 OBJECTIVES: Registry = Registry("objective")
 PENALTIES: Registry = Registry("penalty")
-ALGORITHMS: Registry = Registry("algorithm", injected=("nets", "objective", "penalties"))
+ALGORITHMS: Registry = Registry(
+    "algorithm", injected=("nets", "objective", "penalties", "techniques")
+)
 OPTIMIZERS: Registry = Registry("optimizer", injected=("params",))
+TECHNIQUES: Registry = Registry("technique")
 FEATURES: Registry = Registry("feature extractor", injected=("device",))
 METRICS: Registry = Registry("metric")
 
@@ -208,6 +211,7 @@ ALL: dict[str, Registry] = {
     "penalties": PENALTIES,
     "algorithms": ALGORITHMS,
     "optimizers": OPTIMIZERS,
+    "techniques": TECHNIQUES,
     "feature extractors": FEATURES,
     "metrics": METRICS,
 }
@@ -222,4 +226,5 @@ def load_all() -> None:
     import ganforge.metrics.library
     import ganforge.nets
     import ganforge.objectives
-    import ganforge.penalties  # noqa: F401
+    import ganforge.penalties
+    import ganforge.techniques  # noqa: F401

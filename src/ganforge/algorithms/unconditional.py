@@ -32,6 +32,8 @@ class Unconditional(Algorithm):
         nets: ``g`` maps z (N, latent_dim) -> x (N, *shape); ``d`` maps x -> CriticOutput.
         objective: the adversarial objective (``ganforge.objectives``).
         penalties: critic regularisers (``ganforge.penalties``), added to the critic loss.
+        techniques: training techniques (``ganforge.techniques``); those with
+            ``critic_input(x, step)`` transform every critic input, real and fake.
         latent_dim: dimension of z ~ N(0, I).
         n_critic: critic steps per generator step. The engine step counts critic steps,
             so ``train.steps`` critic updates make ``steps / n_critic`` generator updates.
@@ -52,6 +54,7 @@ class Unconditional(Algorithm):
         nets: dict[str, nn.Module],
         objective: Objective,
         penalties: Sequence[Penalty] = (),
+        techniques: Sequence[Any] = (),
         latent_dim: Annotated[int, Field(gt=0, le=4096)] = 64,
         n_critic: Annotated[int, Field(gt=0, le=100)] = 1,
         pack: Annotated[int, Field(ge=1, le=16)] = 1,
@@ -59,6 +62,7 @@ class Unconditional(Algorithm):
         super().__init__(nets)
         self.objective = objective
         self.penalties = list(penalties)
+        self.input_techniques = [t for t in techniques if hasattr(t, "critic_input")]
         self.latent_dim = latent_dim
         self.n_critic = n_critic
         self.pack = pack
@@ -103,10 +107,10 @@ class Unconditional(Algorithm):
         # The critic only ever sees packed inputs (pack = 1: the samples themselves), and
         # so do the objective and the penalties (e.g. the gradient penalty interpolates
         # between packed real and packed fake inputs, as in the PacGAN paper's WGAN-GP).
-        real = pack(batch["real"], self.pack)
         if phase == "d":
+            real = self._critic_input(batch["real"], step)
             # G's parameters are frozen by the engine in this phase: no graph through G.
-            fake = pack(g(self.noise(n)).detach(), self.pack)
+            fake = self._critic_input(g(self.noise(n)).detach(), step)
             out_real, out_fake = d(real), d(fake)
             loss = self._term("objective", "d_loss", out_real, out_fake, real, fake)
             logs = {
@@ -129,11 +133,20 @@ class Unconditional(Algorithm):
                 )
             return LossOutput(loss, logs)
         if phase == "g":
-            fake = pack(g(self.noise(n)), self.pack)
+            fake = self._critic_input(g(self.noise(n)), step)
             out_fake = d(fake)
+            real = batch["real"]  # transformed only when the generator's loss reads it
+            if self.objective.needs_real_for_g or needs_samples(self.objective):
+                real = self._critic_input(real, step)
             out_real = d(real) if self.objective.needs_real_for_g else None
             return LossOutput(self._term("objective", "g_loss", out_fake, out_real, real, fake))
         raise ValueError(f"unknown phase {phase!r}")
+
+    def _critic_input(self, x: torch.Tensor, step: int) -> torch.Tensor:
+        """What the critic sees of samples x: techniques' transforms, then packing."""
+        for t in self.input_techniques:
+            x = t.critic_input(x, step)
+        return pack(x, self.pack)
 
     def _term(
         self,

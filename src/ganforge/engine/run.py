@@ -104,8 +104,23 @@ def build(cfg: RunConfig) -> Built:
     penalties = [
         registry.PENALTIES.build(p, f"penalties[{i}]") for i, p in enumerate(cfg.penalties)
     ]
+    techniques = []
+    for i, t in enumerate(cfg.techniques):
+        try:
+            techniques.append(registry.TECHNIQUES.build(t, f"techniques[{i}]"))
+        except ValueError as e:  # a technique rejecting its arguments (e.g. a policy name)
+            raise ConfigError(f"techniques[{i}] ({t['name']}): {e}") from None
+    for t in techniques:
+        check = getattr(t, "check_data", None)
+        if check is not None:
+            check(dataset)
     algorithm = registry.ALGORITHMS.build(
-        cfg.algorithm, "algorithm", nets=nets, objective=objective, penalties=penalties
+        cfg.algorithm,
+        "algorithm",
+        nets=nets,
+        objective=objective,
+        penalties=penalties,
+        techniques=techniques,
     )
     algorithm.check_batch_size(cfg.train.batch_size)
     optimizers = {}

@@ -1,4 +1,7 @@
-"""Training techniques as small, pure building blocks (not wired into training here).
+"""Training techniques: small, pure building blocks and the registered ``TECHNIQUES``.
+
+- :mod:`ganforge.techniques.inputs`: registered critic-input techniques
+  (``instance-noise``, ``diffaugment``), listed in a recipe's ``techniques``.
 
 - :mod:`ganforge.techniques.packing`: PacGAN packing of m samples into one critic input
   (Lin et al. 2018).
@@ -12,3 +15,5 @@
 Batch-aware critic layers (minibatch std-dev, minibatch discrimination, maxout) live in
 :mod:`ganforge.nn.minibatch`.
 """
+
+from ganforge.techniques import inputs  # noqa: F401  (registers the techniques)
