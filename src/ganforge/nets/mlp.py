@@ -7,14 +7,19 @@ flattens its input.
 Registered as ``mlp-g`` and ``mlp-d``. Depth and width are given together as
 ``hidden``, the widths of the hidden layers from the input side (``(128, 128)``: two
 hidden layers of 128 units; ``()``: a single linear map).
+
+The critic has three options against mode collapse, off by default: maxout hidden
+layers (the PacGAN 2-D critic), minibatch standard deviation and minibatch
+discrimination (layers from :mod:`ganforge.nn.minibatch`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from ganforge.nets.base import CriticOutput
@@ -28,9 +33,51 @@ from ganforge.nn.layers import (
     init_weights,
 )
 from ganforge.nn.layers import activation as make_activation
+from ganforge.nn.minibatch import Maxout, MinibatchDiscrimination, MinibatchStdDev
 from ganforge.registry import NETS
 
 _PAPER = "Goodfellow et al. 2014, Generative Adversarial Nets"
+
+# -- critic options against mode collapse (shared with ganforge.nets.dcgan) ------------------
+#: Linear pieces per maxout unit (1 would be a plain linear layer).
+MaxoutPieces = Annotated[int, Field(ge=2, le=16)]
+#: MinibatchStdDev group size; 0 switches the layer off.
+GroupSize = Annotated[int, Field(ge=0, le=1024)]
+#: MinibatchDiscrimination kernel count B; 0 switches the layer off.
+NumKernels = Annotated[int, Field(ge=0, le=1024)]
+#: MinibatchDiscrimination kernel dimension C.
+KernelDim = Annotated[int, Field(ge=1, le=128)]
+
+
+def check_batch_options(
+    net: str, minibatch_std: int, minibatch_discrimination: int, minibatch_kernel_dim: int
+) -> None:
+    """The same bounds as the type hints, for direct Python construction (no pydantic)."""
+    if not 0 <= minibatch_std <= 1024:
+        raise ValueError(
+            f"{net}: minibatch_std must be in [0, 1024] (0 = off); got {minibatch_std}."
+        )
+    if not 0 <= minibatch_discrimination <= 1024:
+        raise ValueError(
+            f"{net}: minibatch_discrimination must be in [0, 1024] (0 = off); "
+            f"got {minibatch_discrimination}."
+        )
+    if not 1 <= minibatch_kernel_dim <= 128:
+        raise ValueError(
+            f"{net}: minibatch_kernel_dim must be in [1, 128]; got {minibatch_kernel_dim}."
+        )
+
+
+def check_group_divides(net: str, group_size: int, n: int) -> None:
+    """Raise a ValueError naming the option when N is not a multiple of the group size."""
+    g = min(group_size, n)
+    if n > 0 and n % g:
+        raise ValueError(
+            f"{net}: minibatch_std={group_size} computes the standard deviation over groups "
+            f"of {group_size} samples, so the critic's batch size must be a multiple of "
+            f"{group_size} (or smaller than it); got a batch of {n}. Change train.batch_size "
+            f"(with algorithm.pack = m the critic sees batch_size / m inputs) or minibatch_std."
+        )
 
 
 @NETS.register("mlp-g", paper=_PAPER)
@@ -96,43 +143,99 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """MLP critic: x (N, *in_shape) -> CriticOutput(score (N,), features (N, F)).
 
-    Each hidden layer is Linear -> activation -> [Dropout]; a final Linear maps to one
-    raw score (a logit for the original GAN). ``features`` is the input of that final
-    layer: the last hidden activations, F = ``hidden[-1]`` (or the flattened input when
-    ``hidden`` is empty).
+    Each hidden layer is Linear -> activation -> [Dropout], or Maxout -> [Dropout] with
+    ``activation="maxout"``; then the optional batch layers; a final Linear maps to one
+    raw score (a logit for the original GAN). ``features`` are the last hidden
+    activations h, F = ``hidden[-1]`` (or the flattened input when ``hidden`` is
+    empty): always per-sample, taken *before* the batch layers, so feature matching and
+    other feature statistics never see batch statistics.
+
+    Options against mode collapse (all off by default; then the network, its parameters
+    and their initialisation are exactly those of the plain critic):
+
+    - ``activation="maxout"``: each hidden layer is ``Maxout(width, h, pieces)``, h units
+      each the max of ``pieces`` linear maps (Goodfellow et al. 2013, Maxout Networks).
+      The PacGAN 2-D critic (Lin et al. 2018, PacGAN: The Power of Two Samples in GANs,
+      appendix) is ``hidden=(200, 200, 200)``, ``pieces=5``. ``init`` acts on the
+      maxout's inner Linear; with ``spectral_norm`` that Linear is normalised, which
+      keeps the layer 1-Lipschitz (the max over pieces is 1-Lipschitz).
+    - ``minibatch_std = G > 0``: ``MinibatchStdDev(G)`` appends to h one column, the
+      standard deviation of h over groups of G consecutive samples averaged over the
+      features (Karras et al. 2018, Progressive Growing of GANs, section 3). A collapsed
+      generator gives ~0 there. No parameters.
+    - ``minibatch_discrimination = B > 0``: ``MinibatchDiscrimination(F, B, C)``, C =
+      ``minibatch_kernel_dim``, appends B columns, how close h is to the other samples'
+      h under B learned kernels (Salimans et al. 2016, Improved Techniques for Training
+      GANs, section 3.2): N - 1 each for N identical samples, ~0 for a spread batch. Its
+      tensor T keeps the layer's own initialisation whatever ``init`` is, and is not
+      spectrally normalised.
+
+    Both batch layers read the same h, and their outputs are concatenated in a fixed
+    order: the head sees ``[h, std (1 if minibatch_std), closeness (B)]``, width
+    F + [1] + B.
+
+    With a batch layer on, a sample's score depends on the other samples of its batch
+    (also in eval mode): real and fake batches must be scored separately (the built-in
+    algorithms do), a gradient penalty's per-sample input gradient picks up
+    cross-sample terms, and with ``minibatch_std`` the critic's batch size must be a
+    multiple of G (a batch smaller than G forms one group), else a ValueError.
 
     Args:
         in_shape: shape of one sample, e.g. ``(2,)`` or ``(1, 8, 8)``.
         hidden: hidden-layer widths, input side first.
-        activation: ``leaky_relu`` (slope 0.2) or ``relu``.
-        dropout: dropout probability after every hidden activation (Goodfellow et al.
-            2014 trained their discriminator with dropout); 0 disables it.
+        activation: ``leaky_relu`` (slope 0.2), ``relu`` or ``maxout``.
+        dropout: dropout probability after every hidden layer (Goodfellow et al. 2014
+            trained their discriminator with dropout); 0 disables it.
         spectral_norm: spectrally normalise every linear layer (Miyato et al. 2018).
         init: ``default`` (PyTorch's) or ``dcgan`` (N(0, 0.02)).
+        pieces: linear pieces per maxout unit, 2..16; only read with ``activation="maxout"``.
+        minibatch_std: group size G of the minibatch standard deviation; 0 = off.
+        minibatch_discrimination: number of kernels B of minibatch discrimination; 0 = off.
+        minibatch_kernel_dim: dimension C of each minibatch-discrimination kernel; only
+            read when ``minibatch_discrimination > 0``.
     """
 
     def __init__(
         self,
         in_shape: Shape,
         hidden: Widths = (128, 128),
-        activation: Literal["relu", "leaky_relu"] = "leaky_relu",
+        activation: Literal["relu", "leaky_relu", "maxout"] = "leaky_relu",
         dropout: Probability = 0.0,
         spectral_norm: bool = False,
         init: InitName = "default",
+        pieces: MaxoutPieces = 5,
+        minibatch_std: GroupSize = 0,
+        minibatch_discrimination: NumKernels = 0,
+        minibatch_kernel_dim: KernelDim = 5,
     ) -> None:
         super().__init__()
+        if not 2 <= pieces <= 16:
+            raise ValueError(f"mlp-d: pieces must be in [2, 16]; got {pieces}.")
+        check_batch_options("mlp-d", minibatch_std, minibatch_discrimination, minibatch_kernel_dim)
         self.in_shape = tuple(int(s) for s in in_shape)
         layers: list[nn.Module] = []
         width = math.prod(self.in_shape)
         for h in hidden:
-            layers.append(nn.Linear(width, h))
-            layers.append(make_activation(activation))
+            if activation == "maxout":
+                layers.append(Maxout(width, h, pieces))
+            else:
+                layers.append(nn.Linear(width, h))
+                layers.append(make_activation(activation))
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             width = h
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(width, 1)
         self.feature_dim = width
+        # Batch layers: registered only when on, so that the state dict (and the random
+        # numbers drawn at construction) are unchanged when they are off.
+        self.mbstd = MinibatchStdDev(minibatch_std) if minibatch_std > 0 else None
+        self.mbdisc = (
+            MinibatchDiscrimination(width, minibatch_discrimination, minibatch_kernel_dim)
+            if minibatch_discrimination > 0
+            else None
+        )
+        extra = (1 if self.mbstd is not None else 0) + minibatch_discrimination
+        self.head = nn.Linear(width + extra, 1)
         init_weights(self, init)
         if spectral_norm:
             apply_spectral_norm(self)
@@ -144,6 +247,15 @@ class MLPDiscriminator(nn.Module):
                 f"mlp-d expects inputs of shape (N, {', '.join(map(str, self.in_shape))}); "
                 f"got {tuple(x.shape)}."
             )
-        features = self.body(x.flatten(1))
-        score = self.head(features).squeeze(1)
+        features = self.body(x.flatten(1))  # (N, F), per sample
+        head_in = features
+        if self.mbstd is not None or self.mbdisc is not None:
+            parts = [features]
+            if self.mbstd is not None:
+                check_group_divides("mlp-d", self.mbstd.group_size, features.shape[0])
+                parts.append(self.mbstd(features)[:, self.feature_dim :])  # (N, 1)
+            if self.mbdisc is not None:
+                parts.append(self.mbdisc(features)[:, self.feature_dim :])  # (N, B)
+            head_in = torch.cat(parts, dim=1)
+        score = self.head(head_in).squeeze(1)
         return CriticOutput(score=score, features=features)
