@@ -64,6 +64,8 @@ class Registry(Generic[T]):
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             doc = (inspect.getdoc(obj) or "").strip().splitlines()
             self._entries[name] = Entry(name, obj, paper, summary or (doc[0] if doc else ""))
+            if inspect.isclass(obj):  # so that messages can name an instance's entry
+                obj.registered_name = name  # type: ignore[attr-defined]
             return obj
 
         return deco

@@ -9,7 +9,7 @@ critic steps per generator step (Arjovsky et al. 2017 use 5 for WGAN).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, ClassVar
 
 import torch
@@ -18,6 +18,7 @@ from torch import nn
 
 from ganforge.algorithms.base import Algorithm, LossOutput, Phase
 from ganforge.errors import ConfigError
+from ganforge.nets.base import CriticOutput
 from ganforge.objectives.base import Objective, State, is_stateful, needs_samples
 from ganforge.penalties.base import Penalty
 from ganforge.registry import ALGORITHMS
@@ -32,8 +33,10 @@ class Unconditional(Algorithm):
         nets: ``g`` maps z (N, latent_dim) -> x (N, *shape); ``d`` maps x -> CriticOutput.
         objective: the adversarial objective (``ganforge.objectives``).
         penalties: critic regularisers (``ganforge.penalties``), added to the critic loss.
-        techniques: training techniques (``ganforge.techniques``); those with
-            ``critic_input(x, step)`` transform every critic input, real and fake.
+        techniques: training techniques (``ganforge.techniques``), applied in list order
+            through the hooks of :mod:`ganforge.techniques.base`: critic inputs (real
+            and fake, both phases), critic targets, replayed fakes, the generator's
+            loss, parameter terms and their state.
         latent_dim: dimension of z ~ N(0, I).
         n_critic: critic steps per generator step. The engine step counts critic steps,
             so ``train.steps`` critic updates make ``steps / n_critic`` generator updates.
@@ -62,7 +65,10 @@ class Unconditional(Algorithm):
         super().__init__(nets)
         self.objective = objective
         self.penalties = list(penalties)
-        self.input_techniques = [t for t in techniques if hasattr(t, "critic_input")]
+        self.techniques = list(techniques)
+        hooks = ("critic_input", "critic_targets", "replay", "generator_loss", "parameter_loss")
+        self.hooks = {h: [t for t in self.techniques if hasattr(t, h)] for h in hooks}
+        self._check_techniques(objective)
         self.latent_dim = latent_dim
         self.n_critic = n_critic
         self.pack = pack
@@ -76,6 +82,23 @@ class Unconditional(Algorithm):
             if is_stateful(t)
         }
         self._pending: dict[str, State] = {}
+
+    def _check_techniques(self, objective: Objective) -> None:
+        """Refuse technique combinations that cannot work, before anything trains."""
+        targets = self.hooks["critic_targets"]
+        if targets and not hasattr(objective, "d_loss_with_targets"):
+            names = ", ".join(sorted({_name(t) for t in targets}))
+            raise ConfigError(
+                f"{names} change the binary cross-entropy targets of the critic, but the "
+                f"objective {_name(objective)!r} has no such targets. Use an objective "
+                "with a BCE critic (minimax, ns, ml) or remove the technique."
+            )
+        for i, t in enumerate(targets):
+            if getattr(t, "resets_targets", False) and i > 0:
+                raise ConfigError(
+                    f"{_name(t)} sets the critic targets afresh and would undo "
+                    f"{_name(targets[i - 1])}: list it first in techniques."
+                )
 
     @classmethod
     def net_defaults(cls, algo_kwargs: dict[str, Any], data: Any) -> dict[str, dict[str, Any]]:
@@ -110,41 +133,95 @@ class Unconditional(Algorithm):
         if phase == "d":
             real = self._critic_input(batch["real"], step)
             # G's parameters are frozen by the engine in this phase: no graph through G.
-            fake = self._critic_input(g(self.noise(n)).detach(), step)
-            out_real, out_fake = d(real), d(fake)
-            loss = self._term("objective", "d_loss", out_real, out_fake, real, fake)
-            logs = {
-                "d/real": out_real.score.mean().detach(),
-                "d/fake": out_fake.score.mean().detach(),
-            }
-            for i, pen in enumerate(self.penalties):
-                key = f"penalty{i}"
-                kw = {"state": self.states[key]} if is_stateful(pen) else {}
-                term = pen(d, real, fake, out_real=out_real, out_fake=out_fake, **kw)
-                logs[f"penalty/{getattr(pen, 'name', i)}"] = term.detach()
-                loss = loss + term
-                if is_stateful(pen):
-                    self._pending[key] = pen.next_state(
-                        self.states[key], d, real, fake, out_real=out_real, out_fake=out_fake
-                    )
-            if is_stateful(self.objective):
-                self._pending["objective"] = self.objective.next_state(
-                    self.states["objective"], out_real, out_fake
-                )
-            return LossOutput(loss, logs)
+            fake = g(self.noise(n)).detach()
+            for t in self.hooks["replay"]:
+                fake = t.replay(fake, step)
+            fake = self._critic_input(fake, step)
+            loss, logs = self.critic_loss(d, real, fake, step, commit=True)
+            return LossOutput(loss + self._parameter_terms("d", logs), logs)
         if phase == "g":
             fake = self._critic_input(g(self.noise(n)), step)
-            out_fake = d(fake)
             real = batch["real"]  # transformed only when the generator's loss reads it
-            if self.objective.needs_real_for_g or needs_samples(self.objective):
+            need_real = self.objective.needs_real_for_g or bool(self.hooks["generator_loss"])
+            if need_real or needs_samples(self.objective):
                 real = self._critic_input(real, step)
-            out_real = d(real) if self.objective.needs_real_for_g else None
-            return LossOutput(self._term("objective", "g_loss", out_fake, out_real, real, fake))
+            critic = self.generator_critic(real, fake, step)
+            out_fake = critic(fake)
+            out_real = critic(real) if need_real else None
+            given = out_real if self.objective.needs_real_for_g else None
+            loss = self._term("objective", "g_loss", out_fake, given, real, fake)
+            for t in self.hooks["generator_loss"]:
+                loss = t.generator_loss(loss, out_real, out_fake)
+            logs: dict[str, torch.Tensor] = {}
+            return LossOutput(loss + self._parameter_terms("g", logs), logs)
         raise ValueError(f"unknown phase {phase!r}")
+
+    def critic_loss(
+        self,
+        critic: Callable[[torch.Tensor], CriticOutput],
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        step: int,
+        *,
+        commit: bool,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The critic's loss on critic inputs ``real`` and ``fake``: objective + penalties.
+
+        ``critic`` is the critic network or a functional copy of it (unrolled GAN).
+        ``commit``: record the stateful terms' next state (committed after the optimizer
+        step); False for look-ahead losses that are not the critic's own step.
+        """
+        out_real, out_fake = critic(real), critic(fake)
+        if self.hooks["critic_targets"]:
+            # Original-GAN objectives with soft / flipped targets (label smoothing).
+            t_real = torch.ones(len(out_real.score), device=real.device)
+            t_fake = torch.zeros(len(out_fake.score), device=fake.device)
+            for t in self.hooks["critic_targets"]:
+                t_real, t_fake = t.critic_targets(t_real, t_fake, step)
+            loss = self.objective.d_loss_with_targets(out_real, out_fake, t_real, t_fake)
+        else:
+            loss = self._term("objective", "d_loss", out_real, out_fake, real, fake)
+        logs = {
+            "d/real": out_real.score.mean().detach(),
+            "d/fake": out_fake.score.mean().detach(),
+        }
+        for i, pen in enumerate(self.penalties):
+            key = f"penalty{i}"
+            kw = {"state": self.states[key]} if is_stateful(pen) else {}
+            term = pen(critic, real, fake, out_real=out_real, out_fake=out_fake, **kw)
+            logs[f"penalty/{getattr(pen, 'name', i)}"] = term.detach()
+            loss = loss + term
+            if commit and is_stateful(pen):
+                self._pending[key] = pen.next_state(
+                    self.states[key], critic, real, fake, out_real=out_real, out_fake=out_fake
+                )
+        if commit and is_stateful(self.objective):
+            self._pending["objective"] = self.objective.next_state(
+                self.states["objective"], out_real, out_fake
+            )
+        return loss, logs
+
+    def generator_critic(
+        self, real: torch.Tensor, fake: torch.Tensor, step: int
+    ) -> Callable[[torch.Tensor], CriticOutput]:
+        """The critic the generator's loss is computed against: the critic itself here;
+        the unrolled GAN returns a look-ahead copy."""
+        return self.nets["d"]
+
+    def _parameter_terms(self, phase: str, logs: dict[str, torch.Tensor]) -> torch.Tensor | float:
+        """Techniques' terms on the parameters this phase updates (historical averaging)."""
+        total: torch.Tensor | float = 0.0
+        for t in self.hooks["parameter_loss"]:
+            for key in self.optimizers[phase]:
+                term = t.parameter_loss(key, self.nets[key])
+                if term is not None:
+                    logs[f"technique/{_name(t)}/{key}"] = term.detach()
+                    total = total + term
+        return total
 
     def _critic_input(self, x: torch.Tensor, step: int) -> torch.Tensor:
         """What the critic sees of samples x: techniques' transforms, then packing."""
-        for t in self.input_techniques:
+        for t in self.hooks["critic_input"]:
             x = t.critic_input(x, step)
         return pack(x, self.pack)
 
@@ -167,7 +244,13 @@ class Unconditional(Algorithm):
         return getattr(term, method)(first, second, **kw)
 
     def after_step(self, phase: str, step: int) -> None:
-        """After the critic's step: commit multiplier updates, project the weights."""
+        """After a step: techniques' parameter hooks; after the critic's step also commit
+        multiplier updates and project the weights."""
+        for t in self.techniques:
+            hook = getattr(t, "after_step", None)
+            if hook is not None:
+                for key in self.optimizers[phase]:
+                    hook(key, self.nets[key])
         if phase != "d":
             return
         self.states.update(self._pending)
@@ -178,9 +261,17 @@ class Unconditional(Algorithm):
                 project(self.nets["d"])
 
     def state_dict(self) -> dict[str, Any]:
-        return {"states": {k: dict(v) for k, v in self.states.items()}}
+        out: dict[str, Any] = {"states": {k: dict(v) for k, v in self.states.items()}}
+        techniques = {str(i): t.state_dict() for i, t in enumerate(self.techniques)}
+        techniques = {k: v for k, v in techniques.items() if v}
+        if techniques:
+            out["techniques"] = techniques
+        return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        saved_techniques = state.get("techniques", {})
+        for i, t in enumerate(self.techniques):
+            t.load_state_dict(saved_techniques.get(str(i), {}))
         saved = state.get("states", {})
         if set(saved) != set(self.states):
             raise ValueError(
@@ -201,3 +292,8 @@ class Unconditional(Algorithm):
 
     def export_spec(self) -> dict[str, Any]:
         return {"latent": {"distribution": "normal", "dim": self.latent_dim}}
+
+
+def _name(obj: Any) -> str:
+    """The registered name of a technique or objective (its class name otherwise)."""
+    return getattr(obj, "registered_name", None) or getattr(obj, "name", None) or type(obj).__name__

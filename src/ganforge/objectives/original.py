@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from ganforge.nets.base import CriticOutput
 from ganforge.registry import OBJECTIVES
+from ganforge.techniques.labels import bce_with_targets
 
 _PAPER_2014 = "Goodfellow et al. 2014, Generative Adversarial Nets"
 _PAPER_2016 = "Goodfellow 2016, NIPS 2016 Tutorial: Generative Adversarial Networks"
@@ -68,6 +69,32 @@ def gan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Te
     """
     # -log(sigmoid(r)) = softplus(-r);  -log(1 - sigmoid(f)) = softplus(f)
     return F.softplus(-_logits(real_logits)).mean() + F.softplus(_logits(fake_logits)).mean()
+
+
+def gan_d_loss_targets(
+    real_logits: torch.Tensor,
+    fake_logits: torch.Tensor,
+    real_targets: torch.Tensor,
+    fake_targets: torch.Tensor,
+) -> torch.Tensor:
+    """The critic loss of the original GAN with soft targets t (label smoothing, flips).
+
+    J(D) = BCE(real_logits, t_real) + BCE(fake_logits, t_fake), where
+    BCE(l, t) = -E[t log sigmoid(l) + (1 - t) log(1 - sigmoid(l))]. With t_real = 1 and
+    t_fake = 0 it is :func:`gan_d_loss` exactly. For constant targets alpha (real) and
+    beta (fake) the minimiser is D*(x) = (alpha p_data + beta p_g) / (p_data + p_g)
+    (Salimans et al. 2016, sec. 3.4).
+
+    Args:
+        real_logits, fake_logits: critic logits (N,) or (N, ...) (patch critics).
+        real_targets, fake_targets: (N,) targets in [0, 1], broadcast over patches.
+
+    Returns:
+        A scalar.
+    """
+    return bce_with_targets(_logits(real_logits), real_targets) + bce_with_targets(
+        _logits(fake_logits), fake_targets
+    )
 
 
 def minimax_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -138,6 +165,16 @@ class _OriginalGAN:
     def d_loss(self, real: CriticOutput, fake: CriticOutput) -> torch.Tensor:
         """E[softplus(-real.score)] + E[softplus(fake.score)]; see :func:`gan_d_loss`."""
         return gan_d_loss(real.score, fake.score)
+
+    def d_loss_with_targets(
+        self,
+        real: CriticOutput,
+        fake: CriticOutput,
+        real_targets: torch.Tensor,
+        fake_targets: torch.Tensor,
+    ) -> torch.Tensor:
+        """The critic's BCE with soft (N,) targets; see :func:`gan_d_loss_targets`."""
+        return gan_d_loss_targets(real.score, fake.score, real_targets, fake_targets)
 
     def g_loss(self, fake: CriticOutput, real: CriticOutput | None = None) -> torch.Tensor:
         raise NotImplementedError

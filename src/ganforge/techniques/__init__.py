@@ -1,7 +1,19 @@
 """Training techniques: small, pure building blocks and the registered ``TECHNIQUES``.
 
-- :mod:`ganforge.techniques.inputs`: registered critic-input techniques
-  (``instance-noise``, ``diffaugment``), listed in a recipe's ``techniques``.
+Registered (one line each in a recipe's ``techniques`` list; hooks in
+:mod:`ganforge.techniques.base`):
+
+- :mod:`ganforge.techniques.inputs`: critic-input techniques (``instance-noise``,
+  ``diffaugment``);
+- :mod:`ganforge.techniques.labels`: ``label-smoothing`` and ``label-flip``;
+- :mod:`ganforge.techniques.feature_matching`: ``feature-matching``;
+- :mod:`ganforge.techniques.replay`: ``replay`` (experience replay, the image pool);
+- :mod:`ganforge.techniques.history`: ``historical-averaging``.
+
+Techniques that are options elsewhere (packing, unrolling, minibatch layers, spectral
+norm, dropout, TTUR, EMA) are listed in :data:`ganforge.techniques.base.OPTIONS`.
+
+Building blocks:
 
 - :mod:`ganforge.techniques.packing`: PacGAN packing of m samples into one critic input
   (Lin et al. 2018).
@@ -16,4 +28,10 @@ Batch-aware critic layers (minibatch std-dev, minibatch discrimination, maxout) 
 :mod:`ganforge.nn.minibatch`.
 """
 
-from ganforge.techniques import inputs  # noqa: F401  (registers the techniques)
+from ganforge.techniques import (  # noqa: F401  (registers the techniques)
+    feature_matching,
+    history,
+    inputs,
+    labels,
+    replay,
+)

@@ -15,22 +15,20 @@ One line in a recipe::
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 from pydantic import Field
 
 from ganforge.errors import ConfigError
 from ganforge.registry import TECHNIQUES
+from ganforge.techniques.base import Technique
 from ganforge.techniques.diffaugment import diff_augment
 from ganforge.techniques.noise import add_instance_noise, instance_noise_std
 
 
-class CriticInputTechnique:
+class CriticInputTechnique(Technique):
     """Base class: ``critic_input(x, step)`` and the failure the technique addresses."""
-
-    #: the training failure it targets (shown by ``ganforge zoo``)
-    targets: ClassVar[str] = ""
 
     def critic_input(self, x: torch.Tensor, step: int) -> torch.Tensor:
         raise NotImplementedError

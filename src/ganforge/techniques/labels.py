@@ -28,8 +28,16 @@ device and seeded calls are reproducible.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field
+
+from ganforge.registry import TECHNIQUES
+from ganforge.techniques.base import Technique
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 def _rand(
@@ -151,3 +159,113 @@ def bce_with_targets(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     if targets.ndim == 1 and logits.ndim > 1 and targets.shape[0] == logits.shape[0]:
         targets = targets.reshape(-1, *([1] * (logits.ndim - 1))).expand_as(logits)
     return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
+
+
+# -- registered techniques (recipe ``techniques`` list) --------------------------------------
+def _range(r: tuple[float, float] | None, name: str) -> tuple[float, float] | tuple[None, None]:
+    if r is None:
+        return None, None
+    low, high = r
+    if not 0.0 <= low <= high <= 1.0:
+        raise ValueError(f"{name} must be [low, high] with 0 <= low <= high <= 1, got {list(r)}.")
+    return low, high
+
+
+@TECHNIQUES.register(
+    "label-smoothing",
+    paper="Salimans et al. 2016, Improved Techniques for Training GANs (sec. 3.4)",
+    summary="overconfident critic: soft BCE targets (one- or two-sided, fixed or random)",
+)
+class LabelSmoothing(Technique):
+    """Soft targets for the critic's binary cross-entropy (original-GAN objectives).
+
+    An over-confident critic saturates: its logits grow without bound and the generator's
+    gradient becomes tiny or erratic. Salimans et al. 2016 replace the real target 1 by
+    0.9 (``real: 0.1``, one-sided); ``fake`` > 0 makes it two-sided, which they advise
+    against (see the module docstring); ``real_range`` / ``fake_range`` draw the targets
+    uniformly per sample instead, e.g. [0.7, 1.0] and [0.0, 0.3] ("soft and noisy
+    labels"). Only the critic's loss changes; the generator's does not.
+
+    Args:
+        real: one-sided smoothing: real targets 1 - real.
+        fake: fake targets ``fake`` (two-sided when > 0).
+        real_range, fake_range: [low, high] for per-sample uniform targets (replace
+            ``real`` / ``fake``).
+    """
+
+    targets = "overconfident critic (saturating gradients)"
+    #: sets the targets afresh, so it must come before techniques that modify them
+    resets_targets = True
+
+    def __init__(
+        self,
+        real: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1,
+        fake: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0,
+        real_range: tuple[Fraction, Fraction] | None = None,
+        fake_range: tuple[Fraction, Fraction] | None = None,
+    ) -> None:
+        self.real, self.fake = real, fake
+        self.real_low, self.real_high = _range(real_range, "real_range")
+        self.fake_low, self.fake_high = _range(fake_range, "fake_range")
+        if real_range is not None:
+            self.real = 0.0
+        if fake_range is not None:
+            self.fake = 0.0
+
+    def critic_targets(
+        self, t_real: torch.Tensor, t_fake: torch.Tensor, step: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N,) targets 1 and 0 in, smoothed (N,) targets out. It sets the targets
+        afresh, so the algorithm requires it before ``label-flip`` in the list."""
+        kw = {"device": t_real.device, "dtype": t_real.dtype}
+        r = real_targets(
+            len(t_real), smoothing=self.real, low=self.real_low, high=self.real_high, **kw
+        )
+        f = fake_targets(
+            len(t_fake), smoothing=self.fake, low=self.fake_low, high=self.fake_high, **kw
+        )
+        return r, f
+
+
+@TECHNIQUES.register(
+    "label-flip",
+    paper="Chintala et al. 2016, How to Train a GAN (NIPS workshop tips, 'ganhacks')",
+    summary="overconfident critic: each critic target flipped with probability p",
+)
+class LabelFlip(Technique):
+    """Each critic target t replaced by 1 - t with probability ``p`` (real and fake).
+
+    The critic is told now and then that a real sample is fake and a fake one real, a
+    label noise that keeps it from becoming certain and its gradients from saturating.
+    Composes with ``label-smoothing`` when listed after it (a smoothed 0.9 flips to 0.1).
+
+    Args:
+        p: flip probability per target.
+        real, fake: which targets may flip (both by default).
+    """
+
+    targets = "overconfident critic (saturating gradients)"
+
+    def __init__(
+        self,
+        p: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.05,
+        real: bool = True,
+        fake: bool = True,
+    ) -> None:
+        if not (real or fake):
+            raise ValueError("label-flip with real=false and fake=false flips nothing.")
+        self.p, self.real, self.fake = p, real, fake
+
+    def _flip(self, t: torch.Tensor) -> torch.Tensor:
+        coin = torch.rand(t.shape, device=t.device, dtype=t.dtype) < self.p
+        return torch.where(coin, 1.0 - t, t)
+
+    def critic_targets(
+        self, t_real: torch.Tensor, t_fake: torch.Tensor, step: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flip each (N,) target with probability p (real first, then fake)."""
+        if self.real:
+            t_real = self._flip(t_real)
+        if self.fake:
+            t_fake = self._flip(t_fake)
+        return t_real, t_fake
