@@ -82,3 +82,14 @@ def test_zoo_lists_techniques_with_the_failure_they_target(
     out = capsys.readouterr().out
     assert "techniques" in out and "instance-noise" in out and "diffaugment" in out
     assert "vanishing gradients" in out
+    from ganforge.registry import TECHNIQUES
+    from ganforge.techniques.base import OPTIONS
+
+    for name in TECHNIQUES.names():
+        assert name in out
+        assert TECHNIQUES.get(name).targets, f"{name} states no failure it targets"
+        assert TECHNIQUES.entry(name).paper, f"{name} cites no paper"
+    for name, how, paper, targets in OPTIONS:
+        assert name in out and paper and targets and how
+    for name in ("packing", "unrolled", "spectral-norm", "ttur", "ema", "label-smoothing"):
+        assert name in out

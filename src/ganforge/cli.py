@@ -358,6 +358,19 @@ def _cmd_zoo(a: argparse.Namespace) -> None:
                 overflow="ellipsis",
                 soft_wrap=False,
             )
+        if kind == "techniques":  # techniques that are options of nets/algorithms/trainer
+            from ganforge.techniques.base import OPTIONS
+
+            console.print("  [dim]options (set in the recipe as shown):[/dim]")
+            width = max(len(name) for name, *_ in OPTIONS)
+            for name, how, paper, targets in OPTIONS:
+                console.print(
+                    f"  [bold cyan]{name:<{width}}[/bold cyan]  {escape(targets)} "
+                    f"[dim]- {escape(paper)}[/dim]  [green]{escape(how)}[/green]",
+                    no_wrap=True,
+                    overflow="ellipsis",
+                    soft_wrap=False,
+                )
         console.print()
 
 
