@@ -249,6 +249,15 @@ SMOKE: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {
     "instance-noise": ([{"name": "instance-noise", "std": 0.1, "anneal_steps": 10}], {}),
     "unrolled": ([], {"name": "unrolled", "unroll_steps": 2}),
     "pack": ([], {"pack": 2}),
+    # option-style techniques: set on the networks / optimizers (see ``NET_OPTIONS``)
+    "spectral-norm": ([], {}),
+    "ttur": ([], {}),
+    "ema": ([], {}),
+}
+NET_OPTIONS: dict[str, dict[str, Any]] = {
+    "spectral-norm": {"nets": {"d": {"spectral_norm": True}}},
+    "ttur": {"optim": {"d": {"lr": 4e-4}, "g": {"lr": 1e-4}}},
+    "ema": {"train": {"ema": 0.99, "ema_start": 0}},
 }
 
 
@@ -257,6 +266,12 @@ def test_smoke_train_on_ring8(name: str, tiny_ring8: dict[str, Any], tmp_path: P
     techniques, algo = SMOKE[name]
     cfg = _with(tiny_ring8, *techniques, **algo)
     cfg["train"].update(steps=12, ckpt_every=6, sample_every=6, log_every=3)
+    for section, values in NET_OPTIONS.get(name, {}).items():
+        for key, value in values.items():
+            if isinstance(value, dict):
+                cfg[section][key].update(value)
+            else:
+                cfg[section][key] = value
     run = train(cfg, out=tmp_path / name, progress=False)
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     losses = [v for r in rows for k, v in r.items() if k.startswith("loss/")]
