@@ -390,3 +390,19 @@ def test_short_training_runs(tmp_path: Path, tiny_ring8: dict[str, Any], overrid
     key, value = overrides[0].removeprefix("nets.d.").split("=")
     saved = yaml.safe_load((run / "config.yaml").read_text())["nets"]["d"]
     assert str(saved[key]) == value
+
+
+def test_dcgan_critic_dropout_is_an_option() -> None:
+    from ganforge.nets.dcgan import DCGANDiscriminator
+
+    torch.manual_seed(0)
+    plain = DCGANDiscriminator((1, 16, 16), base_channels=4)
+    torch.manual_seed(0)
+    drop = DCGANDiscriminator((1, 16, 16), base_channels=4, dropout=0.5)
+    assert sum(isinstance(m, torch.nn.Dropout) for m in drop.modules()) == 2
+    assert not any(isinstance(m, torch.nn.Dropout) for m in plain.modules())
+    x = torch.randn(8, 1, 16, 16)
+    drop.train()
+    assert not torch.equal(drop(x).score, drop(x).score)  # stochastic in training
+    drop.eval()
+    assert torch.equal(drop(x).score, drop(x).score)

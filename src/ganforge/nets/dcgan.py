@@ -19,6 +19,7 @@ deviation and minibatch discrimination (layers from :mod:`ganforge.nn.minibatch`
 
 from __future__ import annotations
 
+import copy
 from typing import Literal
 
 import torch
@@ -36,6 +37,7 @@ from ganforge.nn.layers import (
     LEAKY_SLOPE,
     InitName,
     PositiveInt,
+    Probability,
     Shape,
     UnsupportedShapeError,
     apply_spectral_norm,
@@ -181,6 +183,8 @@ class DCGANDiscriminator(nn.Module):
         minibatch_discrimination: number of kernels B of minibatch discrimination; 0 = off.
         minibatch_kernel_dim: dimension C of each minibatch-discrimination kernel; only
             read when ``minibatch_discrimination > 0``.
+        dropout: dropout probability after every LeakyReLU (a regulariser against an
+            over-confident, overfitting critic, as in Goodfellow et al. 2014); 0 = off.
 
     Raises:
         UnsupportedShapeError (a ValueError): for any other ``in_shape``.
@@ -196,6 +200,7 @@ class DCGANDiscriminator(nn.Module):
         minibatch_std: GroupSize = 0,
         minibatch_discrimination: NumKernels = 0,
         minibatch_kernel_dim: KernelDim = 5,
+        dropout: Probability = 0.0,
     ) -> None:
         super().__init__()
         check_batch_options(
@@ -204,9 +209,12 @@ class DCGANDiscriminator(nn.Module):
         self.in_shape = tuple(int(s) for s in in_shape)
         channels, n_down = _geometry(self.in_shape, "dcgan-d", "in_shape")
         ch = base_channels
+        # Dropout modules only when on: the state dict's keys stay those of the paper's net.
+        drop: list[nn.Module] = [nn.Dropout(dropout)] if dropout > 0 else []
         layers: list[nn.Module] = [
             nn.Conv2d(channels, ch, 4, 2, 1),
             nn.LeakyReLU(LEAKY_SLOPE),
+            *drop,
         ]
         for _ in range(n_down - 1):
             layers.append(nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=norm != "batch"))
@@ -215,6 +223,7 @@ class DCGANDiscriminator(nn.Module):
             elif norm == "layer":
                 layers.append(nn.GroupNorm(1, 2 * ch))
             layers.append(nn.LeakyReLU(LEAKY_SLOPE))
+            layers.extend(copy.deepcopy(drop))
             ch *= 2
         self.body = nn.Sequential(*layers)
         self.feature_dim = ch * 16

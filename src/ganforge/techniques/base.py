@@ -79,7 +79,7 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ),
     (
         "dropout",
-        "nets.d.dropout: p (mlp-d)",
+        "nets.d.dropout: p (mlp-d, dcgan-d)",
         "Goodfellow et al. 2014, Generative Adversarial Nets",
         "critic overfitting / overconfidence",
     ),
