@@ -346,7 +346,9 @@ def test_validation_accepts_the_options() -> None:
     spec = {"name": "mlp-d", "activation": "maxout", "pieces": 5, "minibatch_std": 4,
             "minibatch_discrimination": 8, "minibatch_kernel_dim": 3}  # fmt: skip
     assert NETS.validate(spec, "nets.d") == {**spec, "hidden": (128, 128), "dropout": 0.0,
-                                             "spectral_norm": False, "init": "default"}  # fmt: skip
+                                             "spectral_norm": False, "init": "default",
+                                             "condition": "projection",
+                                             "embed_dim": None}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument(
+        "--label",
+        type=int,
+        default=None,
+        help="class of every sample (conditional models; default: one class per row)",
+    )
+    s.add_argument(
         "--out", type=Path, default=Path("samples.png"), help="PNG grid (or scatter for 2-D)"
     )
 
@@ -222,15 +228,27 @@ def _cmd_resume(a: argparse.Namespace) -> None:
 
 
 def _cmd_sample(a: argparse.Namespace) -> None:
+    import torch
+
     from ganforge.engine.run import load
     from ganforge.reports import save_image_grid, scatter_2d
 
     if a.n <= 0:
         raise ConfigError(f"--n must be positive, got {a.n}.")
     gen = load(a.run_dir)
-    x = gen.sample(a.n, a.seed).float()
+    k, nrow, labels = gen.num_classes, None, None
+    if a.label is not None:
+        if not k:
+            raise ConfigError(f"{a.run_dir} holds an unconditional generator: drop --label.")
+        if not 0 <= a.label < k:
+            raise ConfigError(f"--label must be a class in 0..{k - 1}, got {a.label}.")
+        labels = torch.full((a.n,), a.label, dtype=torch.long)
+    elif k:  # one class per row: n // K samples of each class
+        nrow = max(1, a.n // k)
+        a.n = nrow * k
+    x = gen.sample(a.n, a.seed, labels=labels).float()
     if gen.kind == "images":
-        save_image_grid(x, a.out)
+        save_image_grid(x, a.out, nrow=nrow)
     else:
         scatter_2d(x[:, :2], None, a.out, title=f"{a.n} samples")
     print(f"wrote {a.out}")

@@ -195,7 +195,9 @@ class Registry(Generic[T]):
 
 
 DATASETS: Registry = Registry("dataset")
-NETS: Registry = Registry("network", auto=("latent_dim", "in_shape", "out_shape", "num_classes"))
+NETS: Registry = Registry(
+    "network", auto=("latent_dim", "in_shape", "out_shape", "num_classes", "aux_dim")
+)
 OBJECTIVES: Registry = Registry("objective")
 PENALTIES: Registry = Registry("penalty")
 ALGORITHMS: Registry = Registry(

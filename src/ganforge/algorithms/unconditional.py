@@ -133,19 +133,19 @@ class Unconditional(Algorithm):
         if phase == "d":
             real = self._critic_input(batch["real"], step)
             # G's parameters are frozen by the engine in this phase: no graph through G.
-            fake = g(self.noise(n)).detach()
+            fake = self.generate(g, n, batch).detach()
             for t in self.hooks["replay"]:
                 fake = t.replay(fake, step)
             fake = self._critic_input(fake, step)
-            loss, logs = self.critic_loss(d, real, fake, step, commit=True)
+            loss, logs = self.critic_loss(self.bind(d, batch), real, fake, step, commit=True)
             return LossOutput(loss + self._parameter_terms("d", logs), logs)
         if phase == "g":
-            fake = self._critic_input(g(self.noise(n)), step)
+            fake = self._critic_input(self.generate(g, n, batch), step)
             real = batch["real"]  # transformed only when the generator's loss reads it
             need_real = self.objective.needs_real_for_g or bool(self.hooks["generator_loss"])
             if need_real or needs_samples(self.objective):
                 real = self._critic_input(real, step)
-            critic = self.generator_critic(real, fake, step)
+            critic = self.generator_critic(real, fake, step, batch)
             out_fake = critic(fake)
             out_real = critic(real) if need_real else None
             given = out_real if self.objective.needs_real_for_g else None
@@ -153,6 +153,7 @@ class Unconditional(Algorithm):
             for t in self.hooks["generator_loss"]:
                 loss = t.generator_loss(loss, out_real, out_fake)
             logs: dict[str, torch.Tensor] = {}
+            loss = loss + self.generator_extra(out_fake, batch, logs)
             return LossOutput(loss + self._parameter_terms("g", logs), logs)
         raise ValueError(f"unknown phase {phase!r}")
 
@@ -172,15 +173,7 @@ class Unconditional(Algorithm):
         step); False for look-ahead losses that are not the critic's own step.
         """
         out_real, out_fake = critic(real), critic(fake)
-        if self.hooks["critic_targets"]:
-            # Original-GAN objectives with soft / flipped targets (label smoothing).
-            t_real = torch.ones(len(out_real.score), device=real.device)
-            t_fake = torch.zeros(len(out_fake.score), device=fake.device)
-            for t in self.hooks["critic_targets"]:
-                t_real, t_fake = t.critic_targets(t_real, t_fake, step)
-            loss = self.objective.d_loss_with_targets(out_real, out_fake, t_real, t_fake)
-        else:
-            loss = self._term("objective", "d_loss", out_real, out_fake, real, fake)
+        loss = self.critic_objective(out_real, out_fake, real, fake, step)
         logs = {
             "d/real": out_real.score.mean().detach(),
             "d/fake": out_fake.score.mean().detach(),
@@ -201,12 +194,51 @@ class Unconditional(Algorithm):
             )
         return loss, logs
 
+    def critic_objective(
+        self,
+        out_real: CriticOutput,
+        out_fake: CriticOutput,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        step: int,
+    ) -> torch.Tensor:
+        """The objective's critic term (with the techniques' targets when there are any)."""
+        if self.hooks["critic_targets"]:
+            # Original-GAN objectives with soft / flipped targets (label smoothing).
+            t_real = torch.ones(len(out_real.score), device=out_real.score.device)
+            t_fake = torch.zeros(len(out_fake.score), device=out_fake.score.device)
+            for t in self.hooks["critic_targets"]:
+                t_real, t_fake = t.critic_targets(t_real, t_fake, step)
+            return self.objective.d_loss_with_targets(out_real, out_fake, t_real, t_fake)
+        return self._term("objective", "d_loss", out_real, out_fake, real, fake)
+
+    # -- hooks of the conditional variants (cgan, acgan): identity here -------------------
+    def generate(self, g: nn.Module, n: int, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """n generated samples for a training batch: G(z), z ~ N(0, I)."""
+        return g(self.noise(n))
+
+    def bind(
+        self, d: Callable[..., CriticOutput], batch: dict[str, torch.Tensor]
+    ) -> Callable[[torch.Tensor], CriticOutput]:
+        """The critic as a function of its input alone (conditional critics bind labels)."""
+        return d
+
+    def generator_extra(
+        self, out_fake: CriticOutput, batch: dict[str, torch.Tensor], logs: dict[str, Any]
+    ) -> torch.Tensor | float:
+        """Extra generator terms of a variant (AC-GAN's class loss); 0 here."""
+        return 0.0
+
     def generator_critic(
-        self, real: torch.Tensor, fake: torch.Tensor, step: int
+        self,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        step: int,
+        batch: dict[str, torch.Tensor] | None = None,
     ) -> Callable[[torch.Tensor], CriticOutput]:
         """The critic the generator's loss is computed against: the critic itself here;
         the unrolled GAN returns a look-ahead copy."""
-        return self.nets["d"]
+        return self.bind(self.nets["d"], batch or {})
 
     def _parameter_terms(self, phase: str, logs: dict[str, torch.Tensor]) -> torch.Tensor | float:
         """Techniques' terms on the parameters this phase updates (historical averaging)."""

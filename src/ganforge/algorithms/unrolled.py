@@ -120,7 +120,11 @@ class Unrolled(Unconditional):
         self.second_order = second_order
 
     def generator_critic(
-        self, real: torch.Tensor, fake: torch.Tensor, step: int
+        self,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        step: int,
+        batch: dict[str, torch.Tensor] | None = None,
     ) -> Callable[[torch.Tensor], CriticOutput]:
         """theta_D^k after k look-ahead steps on (real, fake), as a functional critic.
 

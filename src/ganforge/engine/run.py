@@ -388,13 +388,41 @@ class Generator:
     def kind(self) -> str:
         return self.meta["data"]["kind"]
 
+    @property
+    def num_classes(self) -> int:
+        """Classes of a conditional generator (0: unconditional)."""
+        return int(self.meta["sampling"].get("labels", {}).get("num_classes", 0))
+
     @torch.no_grad()
-    def sample(self, n: int, seed: int = 0, batch_size: int = 256) -> torch.Tensor:
-        """``n`` samples from z ~ N(0, I) drawn with ``seed``: (n, *shape)."""
+    def sample(
+        self,
+        n: int,
+        seed: int = 0,
+        batch_size: int = 256,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``n`` samples from z ~ N(0, I) drawn with ``seed``: (n, *shape).
+
+        A conditional generator takes ``labels`` (n,) int64; by default the classes in
+        equal blocks (class k for samples [k n / K, (k + 1) n / K)).
+        """
         device = next(self.net.parameters()).device
         g = torch.Generator(device=device).manual_seed(seed)
         z = torch.randn(n, self.latent_dim, generator=g, device=device)
-        return torch.cat([self.net(z[i : i + batch_size]) for i in range(0, n, batch_size)])
+        k = self.num_classes
+        if not k:
+            if labels is not None:
+                raise ConfigError("this generator is unconditional: it takes no labels.")
+            return torch.cat([self.net(z[i : i + batch_size]) for i in range(0, n, batch_size)])
+        y = torch.arange(n, device=device) * k // n if labels is None else labels.to(device)
+        if y.shape != (n,) or int(y.min()) < 0 or int(y.max()) >= k:
+            raise ConfigError(f"labels must be {n} class indices in 0..{k - 1}.")
+        return torch.cat(
+            [
+                self.net(z[i : i + batch_size], y[i : i + batch_size])
+                for i in range(0, n, batch_size)
+            ]
+        )
 
 
 def load(path: Path | str, device: str = "cpu") -> Generator:

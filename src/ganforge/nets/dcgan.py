@@ -15,6 +15,13 @@ PyTorch port).
 
 The critic has two options against mode collapse, off by default: minibatch standard
 deviation and minibatch discrimination (layers from :mod:`ganforge.nn.minibatch`).
+
+Both networks can be class-conditional (``num_classes = K > 0``; then ``forward`` takes
+int64 labels y (N,) too): the generator by concatenating a label embedding to z (cGAN)
+or through conditional batch norm, the critic by appending label maps to the image
+(cGAN) or by a projection (Miyato & Koyama 2018); and the critic can have an auxiliary
+head (AC-GAN classes, InfoGAN codes). Layers from :mod:`ganforge.nn.conditional`. With
+these options at their defaults the networks are exactly the unconditional ones.
 """
 
 from __future__ import annotations
@@ -32,6 +39,15 @@ from ganforge.nets.mlp import (
     NumKernels,
     check_batch_options,
     check_group_divides,
+)
+from ganforge.nn.conditional import (
+    AuxDim,
+    ClassProjection,
+    ConditionalBatchNorm,
+    EmbedDim,
+    NumClasses,
+    check_condition_options,
+    check_labels,
 )
 from ganforge.nn.layers import (
     LEAKY_SLOPE,
@@ -69,11 +85,27 @@ def _geometry(shape: tuple[int, ...], net: str, arg: str) -> tuple[int, int]:
 
 @NETS.register("dcgan-g", paper=_PAPER)
 class DCGANGenerator(nn.Module):
-    """DCGAN generator: z (N, latent_dim) -> images (N, C, H, H) in [-1, 1].
+    """DCGAN generator: z (N, latent_dim) [, labels y (N,)] -> images (N, C, H, H) in [-1, 1].
 
     z is read as a (latent_dim, 1, 1) map and projected to 4x4 by a 4x4 transposed
     convolution; stride-2 transposed convolutions (k4, s2, p1) + BN + ReLU then double
     the resolution and halve the channels; the last one maps to C channels + tanh.
+
+    Class-conditional generation (off by default, ``num_classes = 0``; then the network,
+    its parameters and their initialisation are exactly those of the plain generator).
+    With ``num_classes = K > 0``, ``forward(z, y)`` needs y, int64 labels (N,) in [0, K):
+
+    - ``condition="concat"`` (Mirza & Osindero 2014, Conditional Generative Adversarial
+      Nets): z' = [z, E[y]] (N, latent_dim + e), read as a (latent_dim + e, 1, 1) map by
+      the first transposed convolution; E a learned ``nn.Embedding(K, e)``, e =
+      ``embed_dim`` (K when None), E ~ N(0, 1) like z whatever ``init`` is and not
+      spectrally normalised (it is an input, not a layer).
+    - ``condition="cbn"`` (needs ``norm="batch"``): every BatchNorm2d becomes a
+      :class:`~ganforge.nn.conditional.ConditionalBatchNorm`, batch norm without affine
+      followed by a per-class, per-channel gain gamma[y] and bias beta[y] (de Vries et
+      al. 2017; Miyato & Koyama 2018), gamma = 1 and beta = 0 at initialisation (also
+      with ``init="dcgan"``, which draws plain BN scales from N(1, 0.02)). The layers stay
+      at the same places in ``net``.
 
     Args:
         latent_dim: size of z.
@@ -82,9 +114,14 @@ class DCGANGenerator(nn.Module):
         norm: ``batch`` (the paper) or ``none``.
         spectral_norm: spectrally normalise every (transposed) convolution (Miyato et al. 2018).
         init: ``dcgan`` (N(0, 0.02), BN scale N(1, 0.02)) or ``default`` (PyTorch's).
+        num_classes: K, the number of classes to condition on, 0..10000; 0 = unconditional.
+        condition: ``concat`` or ``cbn``; only read when ``num_classes > 0``.
+        embed_dim: e, the width of the label embedding, 1..10000 (None = K); only read
+            with ``condition="concat"``.
 
     Raises:
         UnsupportedShapeError (a ValueError): for any other ``out_shape``.
+        ValueError: ``condition="cbn"`` without ``norm="batch"``, or an option out of range.
     """
 
     def __init__(
@@ -95,45 +132,75 @@ class DCGANGenerator(nn.Module):
         norm: Literal["batch", "none"] = "batch",
         spectral_norm: bool = False,
         init: InitName = "dcgan",
+        num_classes: NumClasses = 0,
+        condition: Literal["concat", "cbn"] = "concat",
+        embed_dim: EmbedDim = None,
     ) -> None:
         super().__init__()
+        check_condition_options("dcgan-g", num_classes, condition, ("concat", "cbn"), embed_dim)
         self.latent_dim = int(latent_dim)
         self.out_shape = tuple(int(s) for s in out_shape)
+        self.num_classes = int(num_classes)
+        self.condition = condition
         channels, n_up = _geometry(self.out_shape, "dcgan-g", "out_shape")
+        cbn = self.num_classes > 0 and condition == "cbn"
+        if cbn and norm != "batch":
+            raise ValueError(
+                f"dcgan-g: condition='cbn' makes every batch norm of the generator "
+                f"conditional, but norm={norm!r} has none; set norm='batch' or "
+                f"condition='concat'."
+            )
+        self.cbn = cbn
+        e = (embed_dim or self.num_classes) if self.num_classes > 0 and not cbn else 0
         bias = norm != "batch"  # batch norm's mean subtraction cancels a conv bias
 
         def block(c_in: int, c_out: int, stride: int, padding: int) -> list[nn.Module]:
             layers: list[nn.Module] = [
                 nn.ConvTranspose2d(c_in, c_out, 4, stride, padding, bias=bias)
             ]
-            if norm == "batch":
+            if cbn:
+                layers.append(ConditionalBatchNorm(c_out, self.num_classes))
+            elif norm == "batch":
                 layers.append(nn.BatchNorm2d(c_out))
             layers.append(nn.ReLU())
             return layers
 
         ch = base_channels * 2 ** (n_up - 1)
-        layers = block(self.latent_dim, ch, 1, 0)  # 1x1 -> 4x4
+        layers = block(self.latent_dim + e, ch, 1, 0)  # 1x1 -> 4x4 (z' = [z, E[y]])
         for _ in range(n_up - 1):  # 4x4 -> ... -> H/2
             layers += block(ch, ch // 2, 2, 1)
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]  # H/2 -> H
         self.net = nn.Sequential(*layers)
+        # Registered only when on: the state dict and the random numbers drawn at
+        # construction are those of the unconditional generator when it is off.
+        self.embed = nn.Embedding(self.num_classes, e) if e > 0 else None
         init_weights(self, init)
         if spectral_norm:
             apply_spectral_norm(self)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """z: (N, latent_dim) -> (N, C, H, H), values in [-1, 1]."""
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """z: (N, latent_dim), y: (N,) int64 labels (conditional only) -> (N, C, H, H),
+        values in [-1, 1]."""
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(
                 f"dcgan-g expects z of shape (N, {self.latent_dim}); got {tuple(z.shape)}."
             )
-        return self.net(z[:, :, None, None])
+        y = check_labels("dcgan-g", y, self.num_classes, z.shape[0])
+        h = z
+        if self.embed is not None:
+            h = torch.cat([z, self.embed(y)], dim=1)  # (N, latent_dim + e)
+        h = h[:, :, None, None]  # a 1x1 map
+        if not self.cbn:
+            return self.net(h)
+        for layer in self.net:  # the conditional batch norms read the labels too
+            h = layer(h, y) if isinstance(layer, ConditionalBatchNorm) else layer(h)
+        return h
 
 
 @NETS.register("dcgan-d", paper=_PAPER)
 class DCGANDiscriminator(nn.Module):
-    """DCGAN critic: images (N, C, H, H) -> CriticOutput(score (N,), features (N, F)).
+    """DCGAN critic: images (N, C, H, H) [, labels y (N,)] -> CriticOutput(score, features, aux).
 
     Stride-2 convolutions (k4, s2, p1) + norm + LeakyReLU(0.2) halve the resolution and
     double the channels down to 4x4 (no norm on the first layer, which sees the image);
@@ -170,6 +237,36 @@ class DCGANDiscriminator(nn.Module):
     ``minibatch_std`` the critic's batch size must be a multiple of G (a batch smaller
     than G forms one group), else a ValueError.
 
+    Class conditioning and the auxiliary head (off by default, ``num_classes = 0`` and
+    ``aux_dim = 0``; then the network is exactly the plain critic). With
+    ``num_classes > 0``, ``forward(x, y)`` needs y, int64 labels (N,) in [0, num_classes):
+
+    - ``condition="concat"`` (Mirza & Osindero 2014, Conditional Generative Adversarial
+      Nets, with the label given as feature maps as in most convolutional cGANs): E[y]
+      (N, e) is broadcast to e constant H x H maps appended to the image channels,
+      (N, C, H, H) -> (N, C + e, H, H), so the first convolution reads C + e channels.
+      E is a learned ``nn.Embedding(num_classes, e)``, e = ``embed_dim`` (num_classes if
+      None), E ~ N(0, 1), not spectrally normalised (an input, not a layer: the
+      normalised first convolution still bounds the Lipschitz constant in x).
+    - ``condition="projection"`` (Miyato & Koyama 2018, cGANs with Projection
+      Discriminator, eq. 3): score = head(...) + <E[y], h>, E: ``Embedding(num_classes,
+      F)``, on h = ``features`` (N, F), the *flattened* 4x4 map, F = 16 K. Why the
+      flattened map and not its spatial sum (Miyato & Koyama's ResNet critic sums the
+      final map before its linear head): here the head is a 4x4 convolution of the 4x4
+      map, which is a linear map of the flattened map, psi(h) = <w, h> + b; projecting
+      the same vector keeps eq. 3 exact (class y is scored by the head with weight
+      w + E[y]) and uses the features the critic returns. Summing would project a pooled
+      vector the head never reads. Added after the head, whatever the batch layers
+      append to its input. E is initialised like the head's weights and spectrally
+      normalised with ``spectral_norm`` (Miyato & Koyama's SNEmbedID). See
+      :class:`~ganforge.nn.conditional.ClassProjection`.
+    - ``aux_dim = A > 0``: ``aux = Linear(F, A)(h)`` (N, A) on the flattened map, a head
+      sharing the trunk: AC-GAN class logits (Odena et al. 2017, Conditional Image
+      Synthesis with Auxiliary Classifier GANs; A = num_classes) or the parameters of
+      InfoGAN's code posterior Q(c|x) (Chen et al. 2016, InfoGAN). It reads the
+      per-sample h (never the batch statistics), works with or without ``num_classes``,
+      and follows ``init`` and ``spectral_norm`` like every linear layer.
+
     Args:
         in_shape: (C, H, H) with H in 16, 32, 64.
         base_channels: channels after the first convolution (H/2 x H/2).
@@ -185,6 +282,11 @@ class DCGANDiscriminator(nn.Module):
             read when ``minibatch_discrimination > 0``.
         dropout: dropout probability after every LeakyReLU (a regulariser against an
             over-confident, overfitting critic, as in Goodfellow et al. 2014); 0 = off.
+        num_classes: the number of classes to condition on, 0..10000; 0 = unconditional.
+        condition: ``projection`` or ``concat``; only read when ``num_classes > 0``.
+        embed_dim: e, the number of label maps, 1..10000 (None = num_classes); only read with
+            ``condition="concat"``.
+        aux_dim: A, the width of the auxiliary head, 0..10000; 0 = no head (aux None).
 
     Raises:
         UnsupportedShapeError (a ValueError): for any other ``in_shape``.
@@ -201,18 +303,30 @@ class DCGANDiscriminator(nn.Module):
         minibatch_discrimination: NumKernels = 0,
         minibatch_kernel_dim: KernelDim = 5,
         dropout: Probability = 0.0,
+        num_classes: NumClasses = 0,
+        condition: Literal["concat", "projection"] = "projection",
+        embed_dim: EmbedDim = None,
+        aux_dim: AuxDim = 0,
     ) -> None:
         super().__init__()
         check_batch_options(
             "dcgan-d", minibatch_std, minibatch_discrimination, minibatch_kernel_dim
         )
+        check_condition_options(
+            "dcgan-d", num_classes, condition, ("concat", "projection"), embed_dim, aux_dim
+        )
         self.in_shape = tuple(int(s) for s in in_shape)
+        self.num_classes = int(num_classes)
+        self.condition = condition
+        self.aux_dim = int(aux_dim)
         channels, n_down = _geometry(self.in_shape, "dcgan-d", "in_shape")
+        concat = self.num_classes > 0 and condition == "concat"
+        e = (embed_dim or self.num_classes) if concat else 0
         ch = base_channels
         # Dropout modules only when on: the state dict's keys stay those of the paper's net.
         drop: list[nn.Module] = [nn.Dropout(dropout)] if dropout > 0 else []
         layers: list[nn.Module] = [
-            nn.Conv2d(channels, ch, 4, 2, 1),
+            nn.Conv2d(channels + e, ch, 4, 2, 1),  # + e label maps with concat
             nn.LeakyReLU(LEAKY_SLOPE),
             *drop,
         ]
@@ -243,23 +357,39 @@ class DCGANDiscriminator(nn.Module):
             self.head = nn.Conv2d(head_ch, 1, 4, 1, 0)  # 4x4 -> 1x1
         else:  # the same 4x4 map read by a Linear, plus the B closeness inputs
             self.head = nn.Linear(head_ch * 16 + minibatch_discrimination, 1)
+        # Conditioning and auxiliary head: registered only when on, like the batch layers.
+        self.embed = nn.Embedding(self.num_classes, e) if e > 0 else None
+        self.proj = (
+            ClassProjection(self.num_classes, self.feature_dim, init)
+            if self.num_classes > 0 and condition == "projection"
+            else None
+        )
+        self.aux_head = nn.Linear(self.feature_dim, self.aux_dim) if self.aux_dim > 0 else None
         init_weights(self, init)
         if spectral_norm:
             apply_spectral_norm(self)
+            if self.proj is not None:
+                self.proj.apply_spectral_norm()
 
-    def forward(self, x: torch.Tensor) -> CriticOutput:
-        """x: (N, C, H, H) -> CriticOutput(score (N,), features (N, 16 * K), aux None).
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> CriticOutput:
+        """x: (N, C, H, H), y: (N,) int64 labels (conditional only) ->
+        CriticOutput(score (N,), features (N, 16 * K), aux (N, aux_dim) or None).
 
-        Shapes, K the channels of the last 4x4 map: body -> h (N, K, 4, 4) ->
-        [minibatch_std: (N, K + 1, 4, 4)] -> 4x4 conv head -> (N, 1, 1, 1) -> score; or,
-        with minibatch_discrimination B: [flatten -> (N, 16 * (K [+ 1])), closeness of
-        flatten(h) (N, B)] -> Linear head -> (N, 1) -> score.
+        Shapes, K the channels of the last 4x4 map: [concat: (N, C + e, H, H)] -> body ->
+        h (N, K, 4, 4) -> [minibatch_std: (N, K + 1, 4, 4)] -> 4x4 conv head ->
+        (N, 1, 1, 1) -> score; or, with minibatch_discrimination B: [flatten ->
+        (N, 16 * (K [+ 1])), closeness of flatten(h) (N, B)] -> Linear head -> (N, 1) ->
+        score. [projection: score + <E[y], flatten(h)>]; [aux: Linear(flatten(h)) (N, A)].
         """
         if tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(
                 f"dcgan-d expects images of shape (N, {', '.join(map(str, self.in_shape))}); "
                 f"got {tuple(x.shape)}."
             )
+        y = check_labels("dcgan-d", y, self.num_classes, x.shape[0])
+        if self.embed is not None:  # E[y] as e constant maps: (N, e) -> (N, e, H, H)
+            maps = self.embed(y)[:, :, None, None].expand(-1, -1, *x.shape[2:])
+            x = torch.cat([x, maps.to(x.dtype)], dim=1)  # (N, C + e, H, H)
         h = self.body(x)
         features = h.flatten(1)  # (N, F), per sample
         head_in = h
@@ -270,4 +400,7 @@ class DCGANDiscriminator(nn.Module):
             closeness = self.mbdisc(features)[:, self.feature_dim :]  # (N, B)
             head_in = torch.cat([head_in.flatten(1), closeness], dim=1)
         score = self.head(head_in).reshape(x.shape[0])
-        return CriticOutput(score=score, features=features)
+        if self.proj is not None:  # + <E[y], h> (Miyato & Koyama 2018, eq. 3)
+            score = score + self.proj(features, y)
+        aux = self.aux_head(features) if self.aux_head is not None else None  # (N, A)
+        return CriticOutput(score=score, features=features, aux=aux)

@@ -11,6 +11,13 @@ hidden layers of 128 units; ``()``: a single linear map).
 The critic has three options against mode collapse, off by default: maxout hidden
 layers (the PacGAN 2-D critic), minibatch standard deviation and minibatch
 discrimination (layers from :mod:`ganforge.nn.minibatch`).
+
+Both networks can be class-conditional (``num_classes = K > 0``; then ``forward`` takes
+int64 labels y (N,) too): the generator by concatenating a label embedding to z (cGAN)
+or through conditional batch norm, the critic by concatenating a label embedding to its
+input (cGAN) or by a projection (Miyato & Koyama 2018); and the critic can have an
+auxiliary head (AC-GAN classes, InfoGAN codes). Layers from :mod:`ganforge.nn.conditional`.
+With these options at their defaults the networks are exactly the unconditional ones.
 """
 
 from __future__ import annotations
@@ -23,6 +30,15 @@ from pydantic import Field
 from torch import nn
 
 from ganforge.nets.base import CriticOutput
+from ganforge.nn.conditional import (
+    AuxDim,
+    ClassProjection,
+    ConditionalBatchNorm,
+    EmbedDim,
+    NumClasses,
+    check_condition_options,
+    check_labels,
+)
 from ganforge.nn.layers import (
     InitName,
     PositiveInt,
@@ -82,11 +98,26 @@ def check_group_divides(net: str, group_size: int, n: int) -> None:
 
 @NETS.register("mlp-g", paper=_PAPER)
 class MLPGenerator(nn.Module):
-    """MLP generator: z (N, latent_dim) -> x (N, *out_shape).
+    """MLP generator: z (N, latent_dim) [, labels y (N,)] -> x (N, *out_shape).
 
     Each hidden layer is Linear -> [BatchNorm1d] -> activation; the output layer is
     Linear -> ``out_activation``. Use ``out_activation="none"`` for unbounded points (toy
     2-D mixtures) and ``"tanh"`` for images scaled to [-1, 1].
+
+    Class-conditional generation (off by default, ``num_classes = 0``; then the network,
+    its parameters and their initialisation are exactly those of the plain generator).
+    With ``num_classes = K > 0``, ``forward(z, y)`` needs y, int64 labels (N,) in [0, K):
+
+    - ``condition="concat"`` (Mirza & Osindero 2014, Conditional Generative Adversarial
+      Nets): z' = [z, E[y]] (N, latent_dim + e), E a learned ``nn.Embedding(K, e)``, e =
+      ``embed_dim`` (K when None), E ~ N(0, 1) like z whatever ``init`` is and not
+      spectrally normalised (it is an input, not a layer). The first linear layer reads
+      latent_dim + e inputs.
+    - ``condition="cbn"`` (needs ``norm="batch"``): every BatchNorm1d becomes a
+      :class:`~ganforge.nn.conditional.ConditionalBatchNorm`, batch norm without affine
+      followed by a per-class gain gamma[y] and bias beta[y] (de Vries et al. 2017;
+      Miyato & Koyama 2018), gamma = 1 and beta = 0 at initialisation (with
+      ``init="dcgan"`` too). The layers stay at the same places in ``net``.
 
     Args:
         latent_dim: size of z.
@@ -98,6 +129,14 @@ class MLPGenerator(nn.Module):
         out_activation: ``none`` or ``tanh``.
         spectral_norm: spectrally normalise every linear layer (Miyato et al. 2018).
         init: ``default`` (PyTorch's) or ``dcgan`` (N(0, 0.02)).
+        num_classes: K, the number of classes to condition on, 0..10000; 0 = unconditional.
+        condition: ``concat`` or ``cbn``; only read when ``num_classes > 0``.
+        embed_dim: e, the width of the label embedding, 1..10000 (None = K); only read
+            with ``condition="concat"``.
+
+    Raises:
+        ValueError: ``condition="cbn"`` without ``norm="batch"`` or with ``hidden=()`` (no
+            batch norm to make conditional), or an option out of range.
     """
 
     def __init__(
@@ -110,38 +149,71 @@ class MLPGenerator(nn.Module):
         out_activation: Literal["none", "tanh"] = "none",
         spectral_norm: bool = False,
         init: InitName = "default",
+        num_classes: NumClasses = 0,
+        condition: Literal["concat", "cbn"] = "concat",
+        embed_dim: EmbedDim = None,
     ) -> None:
         super().__init__()
+        check_condition_options("mlp-g", num_classes, condition, ("concat", "cbn"), embed_dim)
         self.latent_dim = int(latent_dim)
         self.out_shape = tuple(int(s) for s in out_shape)
+        self.num_classes = int(num_classes)
+        self.condition = condition
+        cbn = self.num_classes > 0 and condition == "cbn"
+        if cbn and norm != "batch":
+            raise ValueError(
+                f"mlp-g: condition='cbn' makes every batch norm of the generator conditional, "
+                f"but norm={norm!r} has none; set norm='batch' or condition='concat'."
+            )
+        if cbn and not hidden:
+            raise ValueError(
+                "mlp-g: condition='cbn' makes the hidden layers' batch norms conditional, but "
+                "hidden=() has no hidden layer (the labels would be ignored); give hidden "
+                "layers or use condition='concat'."
+            )
+        self.cbn = cbn
+        e = (embed_dim or self.num_classes) if self.num_classes > 0 and not cbn else 0
         layers: list[nn.Module] = []
-        width = self.latent_dim
+        width = self.latent_dim + e  # z' = [z, E[y]] with concat
         for h in hidden:
             # A bias before batch norm is removed by its mean subtraction: leave it out.
             layers.append(nn.Linear(width, h, bias=norm != "batch"))
-            if norm == "batch":
+            if cbn:
+                layers.append(ConditionalBatchNorm(h, self.num_classes))
+            elif norm == "batch":
                 layers.append(nn.BatchNorm1d(h))
             layers.append(make_activation(activation))
             width = h
         layers.append(nn.Linear(width, math.prod(self.out_shape)))
         layers.append(make_activation(out_activation))
         self.net = nn.Sequential(*layers)
+        # Registered only when on: the state dict and the random numbers drawn at
+        # construction are those of the unconditional generator when it is off.
+        self.embed = nn.Embedding(self.num_classes, e) if e > 0 else None
         init_weights(self, init)
         if spectral_norm:
             apply_spectral_norm(self)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """z: (N, latent_dim) -> (N, *out_shape)."""
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """z: (N, latent_dim), y: (N,) int64 labels (conditional only) -> (N, *out_shape)."""
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(
                 f"mlp-g expects z of shape (N, {self.latent_dim}); got {tuple(z.shape)}."
             )
-        return self.net(z).view(z.shape[0], *self.out_shape)
+        y = check_labels("mlp-g", y, self.num_classes, z.shape[0])
+        h = z
+        if self.embed is not None:
+            h = torch.cat([z, self.embed(y)], dim=1)  # (N, latent_dim + e)
+        if not self.cbn:
+            return self.net(h).view(z.shape[0], *self.out_shape)
+        for layer in self.net:  # the conditional batch norms read the labels too
+            h = layer(h, y) if isinstance(layer, ConditionalBatchNorm) else layer(h)
+        return h.view(z.shape[0], *self.out_shape)
 
 
 @NETS.register("mlp-d", paper=_PAPER)
 class MLPDiscriminator(nn.Module):
-    """MLP critic: x (N, *in_shape) -> CriticOutput(score (N,), features (N, F)).
+    """MLP critic: x (N, *in_shape) [, labels y (N,)] -> CriticOutput(score, features, aux).
 
     Each hidden layer is Linear -> activation -> [Dropout], or Maxout -> [Dropout] with
     ``activation="maxout"``; then the optional batch layers; a final Linear maps to one
@@ -180,6 +252,29 @@ class MLPDiscriminator(nn.Module):
     cross-sample terms, and with ``minibatch_std`` the critic's batch size must be a
     multiple of G (a batch smaller than G forms one group), else a ValueError.
 
+    Class conditioning and the auxiliary head (off by default, ``num_classes = 0`` and
+    ``aux_dim = 0``; then the network is exactly the plain critic). With
+    ``num_classes = K > 0``, ``forward(x, y)`` needs y, int64 labels (N,) in [0, K):
+
+    - ``condition="concat"`` (Mirza & Osindero 2014, Conditional Generative Adversarial
+      Nets): the body reads [flatten(x), E[y]] (N, prod(in_shape) + e), E a learned
+      ``nn.Embedding(K, e)``, e = ``embed_dim`` (K when None), E ~ N(0, 1), not
+      spectrally normalised (an input, not a layer: the normalised first layer still
+      bounds the Lipschitz constant in x). With ``hidden=()``, features are that
+      concatenated input.
+    - ``condition="projection"`` (Miyato & Koyama 2018, cGANs with Projection
+      Discriminator, eq. 3): score = head(...) + <E[y], h>, E: ``Embedding(K, F)`` on the
+      per-sample features h (N, F) = ``features``, added after the head (whatever the
+      batch layers append to the head's input). E is initialised like the head's weight
+      row and spectrally normalised with ``spectral_norm`` (Miyato & Koyama's SNEmbedID).
+      See :class:`~ganforge.nn.conditional.ClassProjection`.
+    - ``aux_dim = A > 0``: ``aux = Linear(F, A)(h)`` (N, A), a head sharing the trunk:
+      AC-GAN class logits (Odena et al. 2017, Conditional Image Synthesis with Auxiliary
+      Classifier GANs; A = K) or the parameters of InfoGAN's code posterior Q(c|x) (Chen
+      et al. 2016, InfoGAN). It reads the per-sample h (never the batch statistics),
+      works with or without ``num_classes``, and follows ``init`` and ``spectral_norm``
+      like every linear layer.
+
     Args:
         in_shape: shape of one sample, e.g. ``(2,)`` or ``(1, 8, 8)``.
         hidden: hidden-layer widths, input side first.
@@ -193,6 +288,11 @@ class MLPDiscriminator(nn.Module):
         minibatch_discrimination: number of kernels B of minibatch discrimination; 0 = off.
         minibatch_kernel_dim: dimension C of each minibatch-discrimination kernel; only
             read when ``minibatch_discrimination > 0``.
+        num_classes: K, the number of classes to condition on, 0..10000; 0 = unconditional.
+        condition: ``projection`` or ``concat``; only read when ``num_classes > 0``.
+        embed_dim: e, the width of the label embedding, 1..10000 (None = K); only read
+            with ``condition="concat"``.
+        aux_dim: A, the width of the auxiliary head, 0..10000; 0 = no head (aux None).
     """
 
     def __init__(
@@ -207,14 +307,26 @@ class MLPDiscriminator(nn.Module):
         minibatch_std: GroupSize = 0,
         minibatch_discrimination: NumKernels = 0,
         minibatch_kernel_dim: KernelDim = 5,
+        num_classes: NumClasses = 0,
+        condition: Literal["concat", "projection"] = "projection",
+        embed_dim: EmbedDim = None,
+        aux_dim: AuxDim = 0,
     ) -> None:
         super().__init__()
         if not 2 <= pieces <= 16:
             raise ValueError(f"mlp-d: pieces must be in [2, 16]; got {pieces}.")
         check_batch_options("mlp-d", minibatch_std, minibatch_discrimination, minibatch_kernel_dim)
+        check_condition_options(
+            "mlp-d", num_classes, condition, ("concat", "projection"), embed_dim, aux_dim
+        )
         self.in_shape = tuple(int(s) for s in in_shape)
+        self.num_classes = int(num_classes)
+        self.condition = condition
+        self.aux_dim = int(aux_dim)
+        concat = self.num_classes > 0 and condition == "concat"
+        e = (embed_dim or self.num_classes) if concat else 0
         layers: list[nn.Module] = []
-        width = math.prod(self.in_shape)
+        width = math.prod(self.in_shape) + e  # [flatten(x), E[y]] with concat
         for h in hidden:
             if activation == "maxout":
                 layers.append(Maxout(width, h, pieces))
@@ -236,18 +348,33 @@ class MLPDiscriminator(nn.Module):
         )
         extra = (1 if self.mbstd is not None else 0) + minibatch_discrimination
         self.head = nn.Linear(width + extra, 1)
+        # Conditioning and auxiliary head: registered only when on, like the batch layers.
+        self.embed = nn.Embedding(self.num_classes, e) if e > 0 else None
+        self.proj = (
+            ClassProjection(self.num_classes, width, init)
+            if self.num_classes > 0 and condition == "projection"
+            else None
+        )
+        self.aux_head = nn.Linear(width, self.aux_dim) if self.aux_dim > 0 else None
         init_weights(self, init)
         if spectral_norm:
             apply_spectral_norm(self)
+            if self.proj is not None:
+                self.proj.apply_spectral_norm()
 
-    def forward(self, x: torch.Tensor) -> CriticOutput:
-        """x: (N, *in_shape) -> CriticOutput(score (N,), features (N, F), aux None)."""
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> CriticOutput:
+        """x: (N, *in_shape), y: (N,) int64 labels (conditional only) ->
+        CriticOutput(score (N,), features (N, F), aux (N, aux_dim) or None)."""
         if tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(
                 f"mlp-d expects inputs of shape (N, {', '.join(map(str, self.in_shape))}); "
                 f"got {tuple(x.shape)}."
             )
-        features = self.body(x.flatten(1))  # (N, F), per sample
+        y = check_labels("mlp-d", y, self.num_classes, x.shape[0])
+        inp = x.flatten(1)
+        if self.embed is not None:
+            inp = torch.cat([inp, self.embed(y)], dim=1)  # (N, prod(in_shape) + e)
+        features = self.body(inp)  # (N, F), per sample
         head_in = features
         if self.mbstd is not None or self.mbdisc is not None:
             parts = [features]
@@ -258,4 +385,7 @@ class MLPDiscriminator(nn.Module):
                 parts.append(self.mbdisc(features)[:, self.feature_dim :])  # (N, B)
             head_in = torch.cat(parts, dim=1)
         score = self.head(head_in).squeeze(1)
-        return CriticOutput(score=score, features=features)
+        if self.proj is not None:  # + <E[y], h> (Miyato & Koyama 2018, eq. 3)
+            score = score + self.proj(features, y)
+        aux = self.aux_head(features) if self.aux_head is not None else None  # (N, A)
+        return CriticOutput(score=score, features=features, aux=aux)

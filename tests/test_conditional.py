@@ -1,0 +1,159 @@
+"""Conditional algorithms: cgan (with the matching-aware critic) and acgan."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganforge.algorithms.acgan import class_loss
+from ganforge.algorithms.cgan import (
+    CGAN,
+    balanced_labels,
+    cat_outputs,
+    mismatched_labels,
+)
+from ganforge.cli import main
+from ganforge.config import load_config
+from ganforge.engine.run import build, load, resume, train
+from ganforge.errors import ConfigError
+from ganforge.nets.base import CriticOutput
+from ganforge.objectives.original import gan_d_loss
+
+
+def _cfg(tiny_digits: dict[str, Any], algo: str, **kw: Any) -> dict[str, Any]:
+    cfg = copy.deepcopy(tiny_digits)
+    cfg["algorithm"] = {"name": algo, "latent_dim": 8, **kw}
+    cfg["train"].update(steps=8, ckpt_every=4, sample_every=4, log_every=2, ema=None)
+    return cfg
+
+
+# -- pure parts ------------------------------------------------------------------------------
+def test_mismatched_labels_are_never_the_true_ones_and_cover_the_rest() -> None:
+    torch.manual_seed(0)
+    y = torch.full((20000,), 3)
+    y_hat = mismatched_labels(y, 10)
+    assert not torch.any(y_hat == y)
+    counts = torch.bincount(y_hat, minlength=10).float() / len(y)
+    assert counts[3] == 0 and torch.allclose(counts[counts > 0], torch.full((9,), 1 / 9), atol=0.01)
+
+
+def test_balanced_labels_and_cat_outputs() -> None:
+    assert balanced_labels(6, 3, "cpu").tolist() == [0, 0, 1, 1, 2, 2]
+    assert balanced_labels(5, 2, "cpu").tolist() == [0, 0, 0, 1, 1]
+    a = CriticOutput(torch.zeros(2), torch.zeros(2, 3), None)
+    b = CriticOutput(torch.ones(3), torch.ones(3, 3), None)
+    c = cat_outputs(a, b)
+    assert c.score.tolist() == [0, 0, 1, 1, 1] and c.features.shape == (5, 3) and c.aux is None
+
+
+def test_class_loss_by_hand() -> None:
+    logits = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
+    y = torch.tensor([0, 1])
+    # -log(1/2) and -log(1 / (1 + e^2))
+    expect = (torch.log(torch.tensor(2.0)) + torch.log1p(torch.exp(torch.tensor(2.0)))) / 2
+    assert class_loss(logits, y).item() == pytest.approx(expect.item(), rel=1e-6)
+    with pytest.raises(ValueError, match="aux_dim"):
+        class_loss(None, y)
+
+
+# -- losses through the algorithms -----------------------------------------------------------
+def _hooked(cfg: dict[str, Any]) -> tuple[Any, list[tuple[torch.Tensor, ...]], dict[str, Any]]:
+    built = build(load_config(cfg))
+    calls: list[tuple[torch.Tensor, ...]] = []
+    d = built.algorithm.nets["d"]
+    d.register_forward_hook(lambda m, i, o: calls.append((*i, o)))
+    batch = built.dataset.batch(torch.arange(16))
+    return built.algorithm, calls, batch
+
+
+def test_cgan_critic_sees_the_batch_labels_for_real_and_fake(tiny_digits: dict[str, Any]) -> None:
+    algo, calls, batch = _hooked(_cfg(tiny_digits, "cgan"))
+    loss = algo.loss("d", batch, step=0).loss
+    (_, y_r, out_r), (_, y_f, out_f) = calls
+    assert torch.equal(y_r, batch["label"]) and torch.equal(y_f, batch["label"])
+    assert torch.allclose(loss, gan_d_loss(out_r.score, out_f.score))
+
+
+def test_matching_aware_critic_is_gan_cls(tiny_digits: dict[str, Any]) -> None:
+    algo, calls, batch = _hooked(_cfg(tiny_digits, "cgan", matching_aware=True))
+    loss = algo.loss("d", batch, step=0).loss
+    (x_r, y_r, out_r), (_, _, out_f), (x_m, y_m, out_m) = calls
+    assert torch.equal(x_m, x_r) and not torch.any(y_m == y_r)  # real images, wrong labels
+    # -E log D(x, y) - 1/2 E log(1 - D(x, y_hat)) - 1/2 E log(1 - D(G(z, y), y))
+    expect = (
+        F.softplus(-out_r.score).mean()
+        + 0.5 * F.softplus(out_m.score).mean()
+        + 0.5 * F.softplus(out_f.score).mean()
+    )
+    assert torch.allclose(loss, expect)
+
+
+def test_acgan_losses_by_hand(tiny_digits: dict[str, Any]) -> None:
+    algo, calls, batch = _hooked(_cfg(tiny_digits, "acgan", class_weight=0.5))
+    y = batch["label"]
+    loss = algo.loss("d", batch, step=0).loss
+    (_, out_r), (_, out_f) = calls
+    assert out_r.aux.shape == (16, 10)
+    expect = gan_d_loss(out_r.score, out_f.score) + 0.5 * (
+        F.cross_entropy(out_r.aux, y) + F.cross_entropy(out_f.aux, y)
+    )
+    assert torch.allclose(loss, expect)
+    calls.clear()
+    out = algo.loss("g", batch, step=0)
+    ((_, out_g),) = calls
+    expect_g = -F.softplus(out_g.score).mean() + 0.5 * F.cross_entropy(out_g.aux, y)  # minimax
+    assert torch.allclose(out.loss, expect_g)
+    assert "g/class_loss" in out.logs
+
+
+def test_conditional_needs_labels(tiny_ring8: dict[str, Any]) -> None:
+    class NoLabels:
+        num_classes = None
+        name = "image-folder"
+
+    with pytest.raises(ConfigError, match="needs class labels"):
+        CGAN.net_defaults({}, NoLabels())
+
+
+# -- contract: train, checkpoint round trip, exact resume, sampling ---------------------------
+@pytest.mark.parametrize("algo", ["cgan", "acgan"])
+def test_contract_and_exact_resume(algo: str, tiny_digits: dict[str, Any], tmp_path: Path) -> None:
+    cfg = _cfg(tiny_digits, algo)
+    full = train(copy.deepcopy(cfg), out=tmp_path / "full", progress=False)
+    cut = copy.deepcopy(cfg)
+    cut["train"]["steps"] = 4
+    part = train(cut, out=tmp_path / "part", progress=False)
+    resume(part, steps=8, progress=False)
+    assert (full / "generator.safetensors").read_bytes() == (
+        part / "generator.safetensors"
+    ).read_bytes()
+    gen = load(full)
+    assert gen.num_classes == 10
+    x = gen.sample(12, seed=0)
+    assert x.shape == (12, 1, 16, 16)
+    sevens = gen.sample(4, seed=0, labels=torch.full((4,), 7))
+    assert not torch.equal(sevens, gen.sample(4, seed=0, labels=torch.full((4,), 1)))
+    with pytest.raises(ConfigError, match=r"0\.\.9"):
+        gen.sample(2, labels=torch.tensor([0, 10]))
+
+
+def test_cli_sample_label(
+    tiny_digits: dict[str, Any], tiny_ring8: dict[str, Any], tmp_path: Path
+) -> None:
+    run = train(_cfg(tiny_digits, "cgan"), out=tmp_path / "c", progress=False)
+    assert (
+        main(["sample", str(run), "--label", "3", "--n", "8", "--out", str(tmp_path / "a.png")])
+        == 0
+    )
+    assert (tmp_path / "a.png").is_file()
+    assert main(["sample", str(run), "--n", "20", "--out", str(tmp_path / "b.png")]) == 0
+    assert main(["sample", str(run), "--label", "12", "--out", str(tmp_path / "x.png")]) != 0
+    plain = copy.deepcopy(tiny_ring8)
+    plain["train"].update(steps=2, ckpt_every=2, sample_every=2)
+    urun = train(plain, out=tmp_path / "u", progress=False)
+    assert main(["sample", str(urun), "--label", "1", "--out", str(tmp_path / "y.png")]) != 0
