@@ -82,10 +82,15 @@ class SampleWriter:
     def write(self, trainer: Trainer, name: str) -> Path:
         from ganforge.reports import save_image_grid, scatter_2d
 
-        x = trainer.sample(self.n, self.seed).float().cpu()
+        # Class-conditional generators sample classes in equal blocks: with n // K images
+        # per row the grid shows one class per row.
+        k = int(getattr(trainer.algorithm, "num_classes", 0) or 0)
+        nrow = max(1, self.n // k) if k and self.kind == "images" else None
+        n = nrow * k if nrow is not None else self.n
+        x = trainer.sample(n, self.seed).float().cpu()
         path = self.folder / f"{name}.png"
         if self.kind == "images":
-            save_image_grid(x, path)
+            save_image_grid(x, path, nrow=nrow)
             if self.tb is not None and self.tb.tb is not None:
                 from ganforge.reports import make_grid
 
