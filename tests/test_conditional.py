@@ -157,3 +157,17 @@ def test_cli_sample_label(
     plain["train"].update(steps=2, ckpt_every=2, sample_every=2)
     urun = train(plain, out=tmp_path / "u", progress=False)
     assert main(["sample", str(urun), "--label", "1", "--out", str(tmp_path / "y.png")]) != 0
+
+
+def test_conditional_accuracy_metric(tiny_digits: dict[str, Any], tmp_path: Path) -> None:
+    from ganforge.metrics.evaluate import GeneratorSource, evaluate_run
+
+    src = GeneratorSource(lambda n, seed: torch.zeros(n, 2), "points", num_classes=3)
+    assert src.labels(6, 0).tolist() == [0, 0, 1, 1, 2, 2]
+    assert len(src.labels(600, 0)) == 600  # chunks of 256: blocks per chunk
+    assert src.labels(600, 0)[256:262].tolist() == [0, 0, 0, 0, 0, 0]
+    run = train(_cfg(tiny_digits, "cgan"), out=tmp_path / "c", progress=False)
+    (card,) = evaluate_run(run, ["conditional-accuracy"], n=60, progress=False)
+    assert card.metric == "conditional-accuracy" and card.extractor.startswith("classifier")
+    assert 0.0 <= card.value <= 1.0 and len(card.values["per_class"]) == 10
+    assert (run / "cards").is_dir()

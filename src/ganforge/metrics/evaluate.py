@@ -75,8 +75,25 @@ class GeneratorSource:
 
     cacheable = False
 
-    def __init__(self, sample: SampleFn, kind: str, info: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        sample: SampleFn,
+        kind: str,
+        info: dict[str, Any] | None = None,
+        num_classes: int = 0,
+    ) -> None:
         self.sample, self.kind, self.info = sample, kind, dict(info or {})
+        self.num_classes = num_classes
+
+    def labels(self, n: int, seed: int) -> torch.Tensor | None:
+        """The classes a conditional generator was asked for, in stream order (None when
+        unconditional): each chunk of :data:`SAMPLE_CHUNK` holds the classes in equal
+        blocks, as :meth:`ganforge.engine.run.Generator.sample` draws them by default."""
+        if not self.num_classes:
+            return None
+        k = self.num_classes
+        sizes = [min(SAMPLE_CHUNK, n - s) for s in range(0, n, SAMPLE_CHUNK)]
+        return torch.cat([torch.arange(m) * k // m for m in sizes]) if sizes else None
 
     def max_n(self) -> int | None:
         return None
@@ -563,7 +580,7 @@ def evaluate_run(
     has_split = "split" in registry.DATASETS.parameters(cfg.data["name"])
     real = reference_source(cfg.data, ref if has_split else None)
     info = {"source": str(run_dir), "step": gen.meta.get("step"), "ema": gen.meta.get("ema")}
-    fake = GeneratorSource(gen.sample, gen.kind, info)
+    fake = GeneratorSource(gen.sample, gen.kind, info, num_classes=gen.num_classes)
     cards = evaluate(fake, real, metrics, n=n, out_dir=run_dir / "cards", **kwargs)
     if save:
         for c in cards:

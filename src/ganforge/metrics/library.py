@@ -374,3 +374,72 @@ class StackedMNIST(SampleMetric):
         digits = clf(x.reshape(n * 3, 1, *x.shape[2:]))["logits"].argmax(dim=1).view(n, 3)
         out = stacked_mnist_modes(digits.numpy())
         return {k: v for k, v in out.items() if not isinstance(v, (list, np.ndarray))}
+
+
+@METRICS.register(
+    "conditional-accuracy",
+    paper="Odena et al. 2017 (AC-GAN), sec. 4.1; Shmelkov et al. 2018 (How good is my GAN?)",
+)
+class ConditionalAccuracy(SampleMetric):
+    """Class-conditional samples: fraction the dataset's classifier assigns to the asked class.
+
+    The generator is asked for the classes in equal blocks; ``classifier:<dataset>``
+    (default: the reference dataset's own classifier) labels every sample, and the
+    score is the fraction whose predicted class is the requested one, overall and per
+    class (``per_class``). A generator that ignores its label scores about 1/K.
+    """
+
+    primary = "accuracy"
+    lower_is_better = False
+
+    def __init__(self, classifier: str | None = None, root: str | None = None) -> None:
+        self.classifier, self.root = classifier, root
+
+    def _dataset(self, ctx: Context) -> str:
+        from ganforge.metrics.classifier import CLASSIFIER_DATASETS
+
+        name = self.classifier
+        if name is None and ctx.real_source is not None and ctx.real_source.spec:
+            name = ctx.real_source.spec.get("name")
+        if name not in CLASSIFIER_DATASETS:
+            raise ConfigError(
+                f"conditional-accuracy needs a classifier for the data; {name!r} has none. "
+                f"Set classifier to one of {', '.join(CLASSIFIER_DATASETS)}."
+            )
+        return str(name)
+
+    def _model(self, ctx: Context, resolution: int) -> Any:
+        from ganforge.metrics.features import build_extractor
+
+        dataset = self._dataset(ctx)
+        key = ("conditional-accuracy-classifier", dataset, resolution)
+        if key not in ctx.extras:
+            root, real = self.root, ctx.real_source
+            if root is None and real is not None and (real.spec or {}).get("name") == dataset:
+                root = (real.spec or {}).get("root")
+            ctx.extras[key] = build_extractor(
+                f"classifier:{dataset}", ctx.device, resolution=resolution, root=root
+            )
+        return ctx.extras[key]
+
+    def card_extractor(self, ext_card: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        clf = [v for k, v in ctx.extras.items() if k[0] == "conditional-accuracy-classifier"]
+        return clf[0].card() if clf else {"extractor": "classifier"}
+
+    def compute(self, ctx: Context) -> dict[str, Any]:
+        x = ctx.fake.images
+        labels_fn = getattr(ctx.fake_source, "labels", None)
+        labels = labels_fn(len(x), ctx.seed) if labels_fn is not None and x is not None else None
+        if labels is None:
+            raise ConfigError(
+                "conditional-accuracy scores a class-conditional generator; this source "
+                "has no requested labels."
+            )
+        model = self._model(ctx, int(x.shape[-1]))
+        pred = torch.cat(
+            [model(x[i : i + 500])["logits"].argmax(dim=1).cpu() for i in range(0, len(x), 500)]
+        )
+        hit = (pred == labels).float()
+        k = int(labels.max()) + 1
+        per_class = [float(hit[labels == c].mean()) for c in range(k) if bool((labels == c).any())]
+        return {"accuracy": float(hit.mean()), "per_class": per_class, "n": len(x)}
