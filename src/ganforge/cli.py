@@ -95,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
         help="class of every sample (conditional models; default: one class per row)",
     )
     s.add_argument(
+        "--code",
+        default=None,
+        help="InfoGAN: one categorical code per row; 'cat' varies the noise along a row, "
+        "an index J varies continuous code J from -2 to 2",
+    )
+    s.add_argument(
         "--out", type=Path, default=Path("samples.png"), help="PNG grid (or scatter for 2-D)"
     )
 
@@ -237,6 +243,14 @@ def _cmd_sample(a: argparse.Namespace) -> None:
         raise ConfigError(f"--n must be positive, got {a.n}.")
     gen = load(a.run_dir)
     k, nrow, labels = gen.num_classes, None, None
+    if a.code is not None:
+        if a.code != "cat" and not a.code.isdigit():
+            raise ConfigError(f"--code is 'cat' or a continuous code index, got {a.code!r}.")
+        steps = 10
+        x = gen.traverse(None if a.code == "cat" else int(a.code), steps, a.seed).float()
+        save_image_grid(x, a.out, nrow=steps)
+        print(f"wrote {a.out}")
+        return
     if a.label is not None:
         if not k:
             raise ConfigError(f"{a.run_dir} holds an unconditional generator: drop --label.")

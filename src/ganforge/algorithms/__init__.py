@@ -1,6 +1,15 @@
 """Algorithms: the only place that knows how a GAN variant trains (one file per family)."""
 
-from ganforge.algorithms import acgan, cgan, unconditional, unrolled
+from ganforge.algorithms import acgan, cgan, infogan, unconditional, unrolled
 from ganforge.algorithms.base import Algorithm, LossOutput, Phase
 
-__all__ = ["Algorithm", "LossOutput", "Phase", "acgan", "cgan", "unconditional", "unrolled"]
+__all__ = [
+    "Algorithm",
+    "LossOutput",
+    "Phase",
+    "acgan",
+    "cgan",
+    "infogan",
+    "unconditional",
+    "unrolled",
+]

@@ -393,6 +393,45 @@ class Generator:
         """Classes of a conditional generator (0: unconditional)."""
         return int(self.meta["sampling"].get("labels", {}).get("num_classes", 0))
 
+    @property
+    def codes(self) -> tuple[int, int]:
+        """InfoGAN codes (categorical classes K, continuous codes C); (0, 0) without."""
+        c = self.meta["sampling"].get("codes", {})
+        return int(c.get("categorical", 0)), int(c.get("continuous", 0))
+
+    def _with_codes(
+        self, z: torch.Tensor, c_cat: torch.Tensor, c_cont: torch.Tensor
+    ) -> torch.Tensor:
+        """[z, one_hot(c_cat), c_cont], the InfoGAN generator's input."""
+        k, _ = self.codes
+        parts = [z, torch.nn.functional.one_hot(c_cat, k).to(z.dtype)] if k else [z]
+        return torch.cat([*parts, c_cont.to(z.dtype)], dim=1)
+
+    @torch.no_grad()
+    def traverse(self, code: int | None, steps: int = 10, seed: int = 0) -> torch.Tensor:
+        """InfoGAN code traversal (Chen et al. 2016, Fig. 2): row r has categorical code r;
+        along a row continuous code ``code`` goes from -2 to 2 (noise fixed per row, other
+        continuous codes 0), or, with ``code=None``, the noise varies. (K * steps, *shape)."""
+        k, c = self.codes
+        if not k and not c:
+            raise ConfigError("this generator has no InfoGAN codes (use --label or no option).")
+        if code is not None and not 0 <= code < c:
+            raise ConfigError(f"--code must be a continuous code in 0..{c - 1}, got {code}.")
+        rows = max(k, 1)
+        device = next(self.net.parameters()).device
+        g = torch.Generator(device=device).manual_seed(seed)
+        n = rows * steps
+        if code is None:
+            z = torch.randn(n, self.latent_dim, generator=g, device=device)
+        else:
+            z = torch.randn(rows, 1, self.latent_dim, generator=g, device=device)
+            z = z.expand(rows, steps, self.latent_dim).reshape(n, self.latent_dim)
+        c_cat = torch.arange(rows, device=device).repeat_interleave(steps)
+        c_cont = torch.zeros(n, c, device=device)
+        if code is not None:
+            c_cont[:, code] = torch.linspace(-2, 2, steps, device=device).repeat(rows)
+        return self.net(self._with_codes(z, c_cat, c_cont))
+
     @torch.no_grad()
     def sample(
         self,
@@ -409,6 +448,11 @@ class Generator:
         device = next(self.net.parameters()).device
         g = torch.Generator(device=device).manual_seed(seed)
         z = torch.randn(n, self.latent_dim, generator=g, device=device)
+        if any(self.codes):  # InfoGAN: codes drawn like the training ones, after z
+            k, c = self.codes
+            c_cat = torch.randint(max(k, 1), (n,), generator=g, device=device)
+            c_cont = torch.rand(n, c, generator=g, device=device) * 2 - 1
+            z = self._with_codes(z, c_cat, c_cont)
         k = self.num_classes
         if not k:
             if labels is not None:

@@ -1,0 +1,98 @@
+"""InfoGAN: the mutual-information bound by hand, training contract, codes at sampling."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganforge.algorithms.infogan import info_loss
+from ganforge.cli import main
+from ganforge.config import load_config
+from ganforge.engine.run import build, load, resume, train
+from ganforge.errors import ConfigError
+from ganforge.objectives.original import gan_d_loss
+
+
+def _cfg(tiny_digits: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    cfg = copy.deepcopy(tiny_digits)
+    cfg["algorithm"] = {"name": "infogan", "latent_dim": 6, "categorical": 4, "continuous": 2, **kw}
+    cfg["train"].update(steps=8, ckpt_every=4, sample_every=4, log_every=2, ema=None)
+    return cfg
+
+
+def test_info_loss_by_hand() -> None:
+    # K = 2 logits (0, 0): CE = log 2; one continuous code, mu 0.5, log std 0, c = 1.5:
+    # NLL = (1.5 - 0.5)^2 / 2 + 0 + log(2 pi) / 2
+    aux = torch.tensor([[0.0, 0.0, 0.5, 0.0]])
+    cat, cont = info_loss(aux, torch.tensor([1]), torch.tensor([[1.5]]), 1.0, 0.1)
+    assert cat.item() == pytest.approx(math.log(2))
+    assert cont.item() == pytest.approx(0.1 * (0.5 + 0.5 * math.log(2 * math.pi)))
+    # a sharper Q (log std -1) on the exact mean scores lower than a broad one
+    sharp = info_loss(
+        torch.tensor([[5.0, 0.0, 1.5, -1.0]]), torch.tensor([0]), torch.tensor([[1.5]])
+    )
+    assert sharp[0] < cat and sharp[1] < cont
+    with pytest.raises(ValueError, match="aux_dim"):
+        info_loss(None, torch.tensor([0]), torch.zeros(1, 1))
+
+
+def test_infogan_losses_through_the_algorithm(tiny_digits: dict[str, Any]) -> None:
+    built = build(load_config(_cfg(tiny_digits)))
+    algo = built.algorithm
+    assert algo.nets["d"].aux_dim == 4 + 2 * 2
+    assert algo.nets["g"].latent_dim == 6 + 4 + 2
+    outs: list[Any] = []
+    algo.nets["d"].register_forward_hook(lambda m, i, o: outs.append(o))
+    batch = built.dataset.batch(torch.arange(16))
+    loss = algo.loss("d", batch, step=0).loss
+    c_cat, c_cont = algo._codes
+    assert c_cat.shape == (16,) and c_cont.shape == (16, 2) and c_cont.abs().max() <= 1
+    out_r, out_f = outs
+    cat, cont = info_loss(out_f.aux, c_cat, c_cont, 1.0, 0.1)
+    assert torch.allclose(loss, gan_d_loss(out_r.score, out_f.score) + cat + cont)
+    outs.clear()
+    out = algo.loss("g", batch, step=0)
+    (out_g,) = outs
+    c_cat, c_cont = algo._codes
+    expect = -F.softplus(out_g.score).mean() + sum(info_loss(out_g.aux, c_cat, c_cont, 1.0, 0.1))
+    assert torch.allclose(out.loss, expect) and "info/cat" in out.logs
+
+
+def test_infogan_refuses_no_code_and_replay(tiny_digits: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="needs a code"):
+        build(load_config(_cfg(tiny_digits, categorical=0, continuous=0)))
+    cfg = _cfg(tiny_digits)
+    cfg["techniques"] = [{"name": "replay"}]
+    with pytest.raises(ConfigError, match="replay"):
+        build(load_config(cfg))
+
+
+def test_infogan_contract_resume_and_codes(tiny_digits: dict[str, Any], tmp_path: Path) -> None:
+    cfg = _cfg(tiny_digits)
+    full = train(copy.deepcopy(cfg), out=tmp_path / "full", progress=False)
+    cut = copy.deepcopy(cfg)
+    cut["train"]["steps"] = 4
+    part = train(cut, out=tmp_path / "part", progress=False)
+    resume(part, steps=8, progress=False)
+    assert (full / "generator.safetensors").read_bytes() == (
+        part / "generator.safetensors"
+    ).read_bytes()
+    gen = load(full)
+    assert gen.codes == (4, 2)
+    assert gen.sample(5, seed=1).shape == (5, 1, 16, 16)
+    grid = gen.traverse(1, steps=6)
+    assert grid.shape == (4 * 6, 1, 16, 16)
+    assert not torch.equal(grid[0], grid[5])  # the code moves along the row
+    assert gen.traverse(None, steps=3).shape == (12, 1, 16, 16)
+    with pytest.raises(ConfigError, match=r"0\.\.1"):
+        gen.traverse(2)
+    out = tmp_path / "codes.png"
+    assert main(["sample", str(full), "--code", "0", "--out", str(out)]) == 0 and out.is_file()
+    assert main(["sample", str(full), "--code", "cat", "--out", str(out)]) == 0
+    assert main(["sample", str(full), "--code", "x", "--out", str(out)]) != 0
