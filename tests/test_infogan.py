@@ -96,3 +96,17 @@ def test_infogan_contract_resume_and_codes(tiny_digits: dict[str, Any], tmp_path
     assert main(["sample", str(full), "--code", "0", "--out", str(out)]) == 0 and out.is_file()
     assert main(["sample", str(full), "--code", "cat", "--out", str(out)]) == 0
     assert main(["sample", str(full), "--code", "x", "--out", str(out)]) != 0
+
+
+def test_cluster_accuracy_finds_the_best_mapping() -> None:
+    from ganforge.metrics.clustering import cluster_accuracy
+
+    labels = [0, 0, 1, 1, 2, 2]
+    acc, mapping = cluster_accuracy([2, 2, 0, 0, 1, 1], labels)  # a relabelling: all right
+    assert acc == 1.0 and mapping == {2: 0, 0: 1, 1: 2}
+    acc, _ = cluster_accuracy([0, 0, 0, 0, 1, 1], labels)  # one cluster for two labels
+    assert acc == pytest.approx(4 / 6)
+    acc, _ = cluster_accuracy([0, 1, 2, 3, 4, 5], labels)  # more clusters than labels
+    assert acc == pytest.approx(3 / 6)
+    with pytest.raises(ValueError, match="length"):
+        cluster_accuracy([0], [0, 1])
