@@ -703,3 +703,27 @@ def test_class_projection_module() -> None:
     torch.testing.assert_close(proj(h, Y), (proj.embed.weight[Y] * h).sum(1))
     with pytest.raises(ValueError, match="init"):
         ClassProjection(K, 5, init="xavier")
+
+
+def test_conditioning_augmentation_kl_and_sampling() -> None:
+    from ganforge.nn.conditional import ConditioningAugmentation
+
+    torch.manual_seed(0)
+    ca = ConditioningAugmentation(6, cond_dim=3)
+    with torch.no_grad():  # mu = 0, log sigma = 0: c ~ N(0, I) and KL = 0
+        ca.fc.weight.zero_()
+        ca.fc.bias.zero_()
+    c, kl = ca(torch.randn(4000, 6))
+    assert kl.item() == pytest.approx(0.0, abs=1e-7)
+    assert c.mean().item() == pytest.approx(0.0, abs=0.05) and c.std().item() == pytest.approx(
+        1.0, abs=0.05
+    )
+    with torch.no_grad():  # mu = 1, sigma = e: KL = 1/2 (1 + e^2 - 1 - 2) per dim, 3 dims
+        ca.fc.bias.copy_(torch.tensor([1.0, 1.0, 1.0, 1.0, 1.0, 1.0]))
+    _, kl = ca(torch.randn(8, 6))
+    assert kl.item() == pytest.approx(3 * 0.5 * (1 + math.e**2 - 1 - 2), rel=1e-5)
+    ca.eval()
+    c, _ = ca(torch.randn(2, 6))
+    assert torch.equal(c, torch.ones(2, 3))  # eval: the mean
+    with pytest.raises(ValueError, match=">= 1"):
+        ConditioningAugmentation(0)

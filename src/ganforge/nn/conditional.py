@@ -5,6 +5,9 @@
   2018, cGANs with Projection Discriminator, appendix). The generator's ``cbn`` option.
 - :class:`ClassProjection`: the class term <E[y], h> of the projection discriminator
   (Miyato & Koyama 2018, eq. 3). The critic's ``projection`` option.
+- :class:`ConditioningAugmentation`: StackGAN's KL-regularised sampling of a condition
+  vector from a text (or any) embedding (Zhang et al. 2017, sec. 3.1), for the
+  text-conditioned models.
 - :func:`check_labels`: the one check of the labels ``y`` every conditional network's
   ``forward(x, y)`` runs, with errors that say what is expected.
 - :func:`check_condition_options`: the bounds of the constructor options, for direct
@@ -260,3 +263,40 @@ class ClassProjection(nn.Module):
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # <E[y_i], h_i> for every sample i: (N, F) * (N, F) summed over F -> (N,)
         return (self.embed(y) * h).sum(dim=1)
+
+
+class ConditioningAugmentation(nn.Module):
+    r"""Conditioning augmentation (Zhang et al. 2017, StackGAN, sec. 3.1).
+
+    A fixed embedding phi (e.g. of a caption) is a single point in a high-dimensional
+    space, and few captions give a sparse, discontinuous conditioning manifold. StackGAN
+    instead samples the condition c ~ N(mu(phi), diag(sigma(phi)^2)) with mu and
+    log sigma from one linear layer, and adds to the generator's loss
+
+        KL( N(mu, diag sigma^2) || N(0, I) ) = 1/2 sum_j (mu_j^2 + sigma_j^2 - 1 - 2 log sigma_j)
+
+    (averaged over the batch, weighted by lambda = 1 in the paper), which smooths the
+    conditioning manifold and keeps it near the prior.
+
+    Args:
+        embed_dim: D, width of phi.
+        cond_dim: width of c (128 in StackGAN).
+
+    Shapes:
+        phi (N, D) -> (c (N, cond_dim), kl scalar). In eval mode c = mu (no sampling).
+    """
+
+    def __init__(self, embed_dim: int, cond_dim: int = 128) -> None:
+        super().__init__()
+        if embed_dim < 1 or cond_dim < 1:
+            raise ValueError(f"embed_dim and cond_dim must be >= 1, got {embed_dim}, {cond_dim}.")
+        self.cond_dim = cond_dim
+        self.fc = nn.Linear(embed_dim, 2 * cond_dim)
+
+    def forward(self, phi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, log_sigma = self.fc(phi).chunk(2, dim=1)
+        kl = 0.5 * (mu.pow(2) + torch.exp(2 * log_sigma) - 1 - 2 * log_sigma).sum(1).mean()
+        if not self.training:
+            return mu, kl
+        # reparameterisation: c = mu + sigma * eps keeps c differentiable in phi
+        return mu + torch.exp(log_sigma) * torch.randn_like(mu), kl
