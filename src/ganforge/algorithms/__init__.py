@@ -1,6 +1,6 @@
 """Algorithms: the only place that knows how a GAN variant trains (one file per family)."""
 
-from ganforge.algorithms import acgan, cgan, infogan, unconditional, unrolled
+from ganforge.algorithms import acgan, bigan, cgan, infogan, unconditional, unrolled
 from ganforge.algorithms.base import Algorithm, LossOutput, Phase
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "LossOutput",
     "Phase",
     "acgan",
+    "bigan",
     "cgan",
     "infogan",
     "unconditional",

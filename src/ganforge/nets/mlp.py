@@ -389,3 +389,61 @@ class MLPDiscriminator(nn.Module):
             score = score + self.proj(features, y)
         aux = self.aux_head(features) if self.aux_head is not None else None  # (N, A)
         return CriticOutput(score=score, features=features, aux=aux)
+
+
+@NETS.register(
+    "mlp-e",
+    paper="Donahue et al. 2017, Adversarial Feature Learning (BiGAN); Dumoulin et al. 2017 (ALI)",
+)
+class MLPEncoder(nn.Module):
+    """MLP encoder (inference network): x (N, *in_shape) -> z (N, latent_dim).
+
+    The encoder E of BiGAN / ALI, mapping data back to the latent space. Each hidden layer
+    is Linear -> [BatchNorm1d] -> activation; the output layer is linear (z is
+    unbounded, like the Gaussian prior it must match).
+
+    Args:
+        in_shape: shape of one sample, e.g. ``(1, 28, 28)``.
+        latent_dim: size of z.
+        hidden: hidden-layer widths, input side first.
+        activation: ``leaky_relu`` (slope 0.2) or ``relu``.
+        norm: ``batch`` or ``none``.
+        spectral_norm: spectrally normalise every linear layer.
+        init: ``default`` (PyTorch's) or ``dcgan`` (N(0, 0.02)).
+    """
+
+    def __init__(
+        self,
+        in_shape: Shape,
+        latent_dim: PositiveInt,
+        hidden: Widths = (512, 512),
+        activation: Literal["relu", "leaky_relu"] = "leaky_relu",
+        norm: Literal["none", "batch"] = "none",
+        spectral_norm: bool = False,
+        init: InitName = "default",
+    ) -> None:
+        super().__init__()
+        self.in_shape = tuple(int(s) for s in in_shape)
+        self.latent_dim = int(latent_dim)
+        layers: list[nn.Module] = []
+        width = math.prod(self.in_shape)
+        for h in hidden:
+            layers.append(nn.Linear(width, h, bias=norm != "batch"))
+            if norm == "batch":
+                layers.append(nn.BatchNorm1d(h))
+            layers.append(make_activation(activation))
+            width = h
+        layers.append(nn.Linear(width, self.latent_dim))
+        self.net = nn.Sequential(*layers)
+        init_weights(self, init)
+        if spectral_norm:
+            apply_spectral_norm(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, *in_shape) -> z (N, latent_dim)."""
+        if tuple(x.shape[1:]) != self.in_shape:
+            raise ValueError(
+                f"mlp-e expects inputs of shape (N, {', '.join(map(str, self.in_shape))}); "
+                f"got {tuple(x.shape)}."
+            )
+        return self.net(x.flatten(1))
