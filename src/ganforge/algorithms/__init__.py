@@ -1,6 +1,6 @@
 """Algorithms: the only place that knows how a GAN variant trains (one file per family)."""
 
-from ganforge.algorithms import acgan, bigan, cgan, infogan, unconditional, unrolled
+from ganforge.algorithms import acgan, bigan, cgan, infogan, unconditional, unrolled, vaegan
 from ganforge.algorithms.base import Algorithm, LossOutput, Phase
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "infogan",
     "unconditional",
     "unrolled",
+    "vaegan",
 ]
