@@ -71,17 +71,20 @@ def infogan_code_accuracy(run: Path, device: str) -> dict[str, Any]:
     d.eval()
     data = dict(cfg.data, split="test")
     test = registry.DATASETS.build(data, "data")
-    x, y = test.tensors["real"], test.tensors["label"]
+    y = test.tensors["label"]
     k = built.algorithm.categorical
-    with torch.no_grad():
+    with torch.no_grad():  # dataset.batch gives float images in [-1, 1]
         codes = torch.cat(
             [
-                d(x[i : i + 500].to(device).float()).aux[:, :k].argmax(1).cpu()
-                for i in range(0, len(x), 500)
+                d(test.batch(torch.arange(i, min(i + 500, len(y))))["real"].to(device))
+                .aux[:, :k]
+                .argmax(1)
+                .cpu()
+                for i in range(0, len(y), 500)
             ]
         )
     acc, mapping = cluster_accuracy(codes.numpy(), y.numpy())
-    return {"code_accuracy": acc, "code_error": 1 - acc, "mapping": mapping, "n_test": len(x)}
+    return {"code_accuracy": acc, "code_error": 1 - acc, "mapping": mapping, "n_test": len(y)}
 
 
 def one_run(algo: str, steps: int, base: int, n: int, device: str, out_dir: str | None) -> dict:

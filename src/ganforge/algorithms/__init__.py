@@ -1,6 +1,6 @@
 """Algorithms: the only place that knows how a GAN variant trains (one file per family)."""
 
-from ganforge.algorithms import acgan, bigan, cgan, infogan, unconditional, unrolled, vaegan
+from ganforge.algorithms import acgan, bigan, cgan, infogan, ssgan, unconditional, unrolled, vaegan
 from ganforge.algorithms.base import Algorithm, LossOutput, Phase
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "bigan",
     "cgan",
     "infogan",
+    "ssgan",
     "unconditional",
     "unrolled",
     "vaegan",

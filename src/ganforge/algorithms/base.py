@@ -82,6 +82,10 @@ class Algorithm:
     def loss(self, phase: str, batch: dict[str, torch.Tensor], step: int) -> LossOutput:
         raise NotImplementedError
 
+    def attach_data(self, dataset: Any) -> None:
+        """Called once before training with the training dataset (default: nothing).
+        Semi-supervised algorithms keep their labelled subset from it."""
+
     def check_batch_size(self, batch_size: int) -> None:
         """Raise :class:`~ganforge.errors.ConfigError` if the algorithm cannot use this
         batch size (called before training; default: any size)."""

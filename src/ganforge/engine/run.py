@@ -123,6 +123,7 @@ def build(cfg: RunConfig) -> Built:
         techniques=techniques,
     )
     algorithm.check_batch_size(cfg.train.batch_size)
+    algorithm.attach_data(dataset)
     optimizers = {}
     for key, spec in cfg.optim.items():
         params = [p for n in algorithm.optimizers[key] for p in nets[n].parameters()]
