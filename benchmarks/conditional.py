@@ -1,8 +1,9 @@
 """Conditional, AC-GAN and InfoGAN models on MNIST under a stated CPU budget.
 
-Trains the shipped recipes ``cgan-mnist``, ``acgan-mnist`` and ``infogan-mnist`` (DCGAN
-networks at 32 x 32; ``--base`` channels, default 32 for CPU) for ``--steps`` critic
-steps each, then measures:
+Trains the shipped recipes ``cgan-mnist``, ``acgan-mnist``, ``infogan-mnist`` (DCGAN
+networks at 32 x 32; ``--base`` channels, default 32 for CPU), ``ssgan-mnist`` and
+``bigan-mnist`` (the papers' MLPs at 28 x 28) for ``--steps`` critic steps each, then
+measures:
 
 - cgan / acgan: **conditional accuracy**, the fraction of class-conditional samples that
   ``classifier:mnist`` (a small CNN, 98.7% test accuracy) assigns to the requested class
@@ -10,7 +11,11 @@ steps each, then measures:
 - infogan: **code accuracy**, the categorical code read by the Q head on the 10,000 MNIST
   test images, used as a digit classifier under the best one-to-one mapping of codes to
   digits (:func:`ganforge.metrics.clustering.cluster_accuracy`; Chen et al. 2016 report
-  5% error), and the traversal grids of its continuous codes (``--out-dir``).
+  5% error), and the traversal grids of its continuous codes (``--out-dir``);
+- ssgan: the K+1 critic's test error on MNIST with 100 labels (Salimans et al. 2016:
+  0.93% after many epochs);
+- bigan: linear-probe accuracy (logistic regression on E(x), 10,000 train images) on
+  MNIST test.
 
 Goals from the issue: >= 95% conditional accuracy for cgan / acgan, <= 10% InfoGAN code
 error within the budget. Runs go to ``--jobs`` processes with one thread each.
@@ -34,14 +39,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
-ALGOS = ("cgan", "acgan", "infogan")
+ALGOS = ("cgan", "acgan", "infogan", "ssgan", "bigan")
+RECIPES = {"ssgan": "ssgan-mnist"}  # others: <algo>-mnist
 
 
 def _overrides(steps: int, base: int, device: str) -> list[str]:
-    out = [
+    """Budget overrides; ``base`` > 0 sets the DCGAN width (the MLP recipes have none)."""
+    out = [f"nets.g.base_channels={base}", f"nets.d.base_channels={base}"] if base else []
+    out += [
         f"train.steps={steps}",
-        f"nets.g.base_channels={base}",
-        f"nets.d.base_channels={base}",
         "train.tensorboard=false",
         f"train.sample_every={steps}",
         f"train.ckpt_every={steps}",
@@ -53,38 +59,67 @@ def _overrides(steps: int, base: int, device: str) -> list[str]:
     return out
 
 
-def infogan_code_accuracy(run: Path, device: str) -> dict[str, Any]:
-    """The Q head's categorical code on MNIST test as a digit classifier (best mapping)."""
-    import torch
-
-    from ganforge import registry
+def trained(run: Path) -> tuple[Any, Any]:
+    """The run's algorithm with every network at its last checkpoint (eval mode), and the
+    run's config."""
     from ganforge.config import load_config
     from ganforge.engine.checkpoint import latest_checkpoint, load_checkpoint
     from ganforge.engine.run import build
-    from ganforge.metrics.clustering import cluster_accuracy
 
     cfg = load_config(str(run / "config.yaml"))
-    built = build(cfg)
+    algo = build(cfg).algorithm
     state = load_checkpoint(latest_checkpoint(run / "checkpoints"))
-    d = built.algorithm.nets["d"]
-    d.load_state_dict(state["nets"]["d"])
-    d.eval()
-    data = dict(cfg.data, split="test")
-    test = registry.DATASETS.build(data, "data")
-    y = test.tensors["label"]
-    k = built.algorithm.categorical
+    for k, net in algo.nets.items():
+        net.load_state_dict(state["nets"][k])
+        net.eval()
+    return algo, cfg
+
+
+def split(cfg: Any, name: str) -> Any:
+    from ganforge import registry
+
+    return registry.DATASETS.build(dict(cfg.data, split=name), "data")
+
+
+def apply(fn: Any, data: Any, n: int | None = None) -> tuple[Any, Any]:
+    """fn over the dataset's float images in batches of 500: (outputs, labels)."""
+    import torch
+
+    total = len(data) if n is None else min(n, len(data))
+    outs = []
     with torch.no_grad():  # dataset.batch gives float images in [-1, 1]
-        codes = torch.cat(
-            [
-                d(test.batch(torch.arange(i, min(i + 500, len(y))))["real"].to(device))
-                .aux[:, :k]
-                .argmax(1)
-                .cpu()
-                for i in range(0, len(y), 500)
-            ]
-        )
+        for i in range(0, total, 500):
+            outs.append(fn(data.batch(torch.arange(i, min(i + 500, total)))["real"]).cpu())
+    return torch.cat(outs), data.tensors["label"][:total].cpu()
+
+
+def infogan_code_accuracy(run: Path) -> dict[str, Any]:
+    """The Q head's categorical code on MNIST test as a digit classifier (best mapping)."""
+    from ganforge.metrics.clustering import cluster_accuracy
+
+    algo, cfg = trained(run)
+    k = algo.categorical
+    codes, y = apply(lambda x: algo.nets["d"](x).aux[:, :k].argmax(1), split(cfg, "test"))
     acc, mapping = cluster_accuracy(codes.numpy(), y.numpy())
     return {"code_accuracy": acc, "code_error": 1 - acc, "mapping": mapping, "n_test": len(y)}
+
+
+def ssgan_test_error(run: Path) -> dict[str, Any]:
+    """The K+1 critic as a classifier on the 10,000 MNIST test images."""
+    algo, cfg = trained(run)
+    pred, y = apply(algo.classify, split(cfg, "test"))
+    return {"test_error": float((pred != y).float().mean()), "labels": algo.n_labels}
+
+
+def bigan_linear_probe(run: Path, n_train: int = 10000) -> dict[str, Any]:
+    """Logistic regression on E(x): fit on n_train MNIST train images, test on MNIST test."""
+    from sklearn.linear_model import LogisticRegression
+
+    algo, cfg = trained(run)
+    f_train, y_train = apply(algo.encode, split(cfg, "train"), n_train)
+    f_test, y_test = apply(algo.encode, split(cfg, "test"))
+    clf = LogisticRegression(max_iter=2000).fit(f_train.numpy(), y_train.numpy())
+    return {"probe_accuracy": float(clf.score(f_test.numpy(), y_test.numpy())), "n_train": n_train}
 
 
 def one_run(algo: str, steps: int, base: int, n: int, device: str, out_dir: str | None) -> dict:
@@ -98,14 +133,21 @@ def one_run(algo: str, steps: int, base: int, n: int, device: str, out_dir: str 
     t0 = time.perf_counter()
     result: dict[str, Any] = {"algo": algo, "steps": steps}
     with tempfile.TemporaryDirectory() as tmp:
+        dcgan = algo in ("cgan", "acgan", "infogan")
         run = train(
-            f"{algo}-mnist", _overrides(steps, base, device), out=Path(tmp) / "run",
+            RECIPES.get(algo, f"{algo}-mnist"),
+            _overrides(steps, base if dcgan else 0, device),
+            out=Path(tmp) / "run",
             progress=False,
-        )  # fmt: skip
+        )
         result["train_seconds"] = time.perf_counter() - t0
         gen = load(run, device=device)
-        if algo == "infogan":
-            result.update(infogan_code_accuracy(run, device))
+        if algo == "ssgan":
+            result.update(ssgan_test_error(run))
+        elif algo == "bigan":
+            result.update(bigan_linear_probe(run))
+        elif algo == "infogan":
+            result.update(infogan_code_accuracy(run))
             if out_dir:
                 for j in range(gen.codes[1]):
                     path = Path(out_dir) / f"infogan_code{j}.png"
@@ -160,7 +202,8 @@ def main() -> None:
         "",
         f"Command: `python benchmarks/conditional.py {shlex.join(sys.argv[1:])}`",
         "",
-        f"Budget: {args.steps} critic steps per model (batch 64, DCGAN base {args.base}), "
+        f"Budget: {args.steps} critic steps per model (the recipes' batch sizes; DCGAN base "
+        f"{args.base} for cgan/acgan/infogan), "
         f"device {args.device}, 1 thread per model; wall {wall / 60:.1f} min.",
         "",
         "| model | measure | value | goal | train time (min) |",
@@ -173,6 +216,12 @@ def main() -> None:
                 "code as classifier",
                 "<= 10% (paper 5%)",
             )
+        elif r["algo"] == "ssgan":
+            value = f"{100 * r['test_error']:.2f}% error"
+            measure, goal = f"test error, {r['labels']} labels", "report (paper 0.93%)"
+        elif r["algo"] == "bigan":
+            value = f"{100 * r['probe_accuracy']:.1f}%"
+            measure, goal = f"linear probe on E(x) ({r['n_train']} train)", "report"
         else:
             value, measure, goal = f"{100 * r['accuracy']:.1f}%", "conditional accuracy", ">= 95%"
         lines.append(
