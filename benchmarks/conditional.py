@@ -60,19 +60,9 @@ def _overrides(steps: int, base: int, device: str) -> list[str]:
 
 
 def trained(run: Path) -> tuple[Any, Any]:
-    """The run's algorithm with every network at its last checkpoint (eval mode), and the
-    run's config."""
-    from ganforge.config import load_config
-    from ganforge.engine.checkpoint import latest_checkpoint, load_checkpoint
-    from ganforge.engine.run import build
+    from ganforge.engine.run import load_trained
 
-    cfg = load_config(str(run / "config.yaml"))
-    algo = build(cfg).algorithm
-    state = load_checkpoint(latest_checkpoint(run / "checkpoints"))
-    for k, net in algo.nets.items():
-        net.load_state_dict(state["nets"][k])
-        net.eval()
-    return algo, cfg
+    return load_trained(run)
 
 
 def split(cfg: Any, name: str) -> Any:

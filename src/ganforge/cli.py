@@ -155,6 +155,28 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--metrics", default=None, help="comma-separated (default: all in common)")
     cp.add_argument("--plot", type=Path, default=None, help="also save a bar chart (PNG)")
 
+    fe = sub.add_parser(
+        "features",
+        help="the critic as a feature extractor: linear L2-SVM probe (Radford et al. 2016)",
+        description="Max-pool every critic activation map to 4x4, concatenate, and fit a "
+        "linear L2-SVM (C chosen on a validation split) on labelled images; report test "
+        "accuracy, and with --labels the error with that many labels (averaged over --draws "
+        "random label draws). The run's dataset is used unless --dataset is given.",
+    )
+    fe.add_argument("run_dir", type=Path)
+    fe.add_argument("--probe", choices=("l2-svm",), default="l2-svm")
+    fe.add_argument(
+        "--dataset", default=None, help="mnist, fashion-mnist, cifar10 (default: the run's)"
+    )
+    fe.add_argument("--root", default=None, help="local copy of the dataset")
+    fe.add_argument(
+        "--labels", type=int, default=None, help="total labels, e.g. 1000 (100 per class)"
+    )
+    fe.add_argument("--draws", type=int, default=10, help="label draws to average (default 10)")
+    fe.add_argument("--n-train", type=int, default=None, help="training images (default all)")
+    fe.add_argument("--n-test", type=int, default=None, help="test images (default all)")
+    fe.add_argument("--device", default="cpu")
+
     sub.add_parser("zoo", help="every registered component, one line each with its paper")
     sub.add_parser("recipes", help="list the shipped recipes")
 
@@ -345,6 +367,63 @@ def _cmd_eval(a: argparse.Namespace) -> None:
     _print_cards(cards, f"{a.fake} vs {a.real}")
 
 
+def _cmd_features(a: argparse.Namespace) -> None:
+    import json
+
+    import torch
+
+    from ganforge import registry
+    from ganforge.engine.run import load_trained
+    from ganforge.io import atomic_write_text
+    from ganforge.metrics.probe import critic_features, few_label_error, l2_svm_probe
+
+    for name in ("labels", "draws", "n_train", "n_test"):
+        v = getattr(a, name)
+        if v is not None and v <= 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {v}.")
+    algo, cfg = load_trained(a.run_dir, a.device)
+    critic = algo.nets.get("d")
+    if critic is None:
+        raise ConfigError(f"{a.run_dir} has no critic network 'd' to probe.")
+    spec = dict(cfg.data)
+    if a.dataset is not None:
+        spec = {"name": a.dataset, "resolution": spec.get("resolution")}
+    if a.root is not None:
+        spec["root"] = a.root
+    params = registry.DATASETS.parameters(spec["name"])
+    if "split" not in params:
+        raise ConfigError(f"dataset {spec['name']!r} has no train/test splits to probe on.")
+    spec = {k: v for k, v in spec.items() if (k == "name" or k in params) and v is not None}
+    train_set = registry.DATASETS.build({**spec, "split": "train"}, "data")
+    test_set = registry.DATASETS.build({**spec, "split": "test"}, "data")
+
+    def feats(ds: object, n: int | None) -> tuple[object, object]:
+        total = len(ds) if n is None else min(n, len(ds))
+        x = critic_features(critic, lambda i, j: ds.batch(torch.arange(i, j))["real"], total)
+        return x.numpy(), ds.tensors["label"][:total].cpu().numpy()
+
+    print(f"extracting critic features of {spec['name']} ...")
+    x_tr, y_tr = feats(train_set, a.n_train)
+    x_te, y_te = feats(test_set, a.n_test)
+    result: dict[str, object] = {"dataset": spec["name"], "dims": int(x_tr.shape[1])}
+    if a.labels is None:
+        res = l2_svm_probe(x_tr, y_tr, x_te, y_te)
+        result.update(accuracy=res["accuracy"], C=res["C"], n_train=len(y_tr))
+        print(f"L2-SVM on {x_tr.shape[1]} features, {len(y_tr)} labelled train images: "
+              f"test accuracy {100 * res['accuracy']:.2f}% (C={res['C']})")  # fmt: skip
+    else:
+        k = len(set(y_tr.tolist()))
+        if a.labels % k:
+            raise ConfigError(f"--labels must be a multiple of the {k} classes, got {a.labels}.")
+        res = few_label_error(x_tr, y_tr, x_te, y_te, per_class=a.labels // k, draws=a.draws)
+        result.update(res)
+        print(f"L2-SVM with {a.labels} labels ({res['draws']} draws): test error "
+              f"{100 * res['error']:.2f}% +- {100 * res['std']:.2f}%")  # fmt: skip
+    out = a.run_dir / f"probe-{spec['name']}.json"
+    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
 def _cmd_compare(a: argparse.Namespace) -> None:
     from rich.table import Table
 
@@ -504,6 +583,7 @@ COMMANDS: dict[str, Any] = {
     "theory": _cmd_theory,
     "eval": _cmd_eval,
     "compare": _cmd_compare,
+    "features": _cmd_features,
 }
 
 

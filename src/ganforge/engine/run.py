@@ -33,7 +33,7 @@ from ganforge.engine.callbacks import (
 )
 from ganforge.engine.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.engine.trainer import Trainer, seed_everything
-from ganforge.errors import CheckpointError, ConfigError
+from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.io import atomic_write_bytes, atomic_write_text, remove_stale_temps
 
 
@@ -494,6 +494,25 @@ def load(path: Path | str, device: str = "cpu") -> Generator:
     except RuntimeError as e:
         raise CheckpointError(f"{weights} does not match {meta_path}: {e}") from None
     return Generator(net.to(device), meta)
+
+
+def load_trained(run_dir: Path | str, device: str = "cpu") -> tuple[Any, RunConfig]:
+    """A run's algorithm with every network at its latest checkpoint, in eval mode, and
+    the run's config: the critic, encoder or classifier heads that the exported generator
+    leaves out (feature probes, InfoGAN's Q head, SSGAN's classifier, BiGAN's encoder)."""
+    from ganforge.engine.checkpoint import latest_checkpoint, load_checkpoint
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise GanforgeError(f"{run_dir} is not a ganforge run dir (no config.yaml).")
+    cfg = load_config(str(run_dir / "config.yaml"))
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"device": device})})
+    algo = build(cfg).algorithm
+    state = load_checkpoint(latest_checkpoint(run_dir / "checkpoints"))
+    for key, net in algo.nets.items():
+        net.load_state_dict(state["nets"][key])
+        net.eval()
+    return algo, cfg
 
 
 def set_threads_from_env() -> None:
