@@ -171,3 +171,39 @@ def test_conditional_accuracy_metric(tiny_digits: dict[str, Any], tmp_path: Path
     assert card.metric == "conditional-accuracy" and card.extractor.startswith("classifier")
     assert 0.0 <= card.value <= 1.0 and len(card.values["per_class"]) == 10
     assert (run / "cards").is_dir()
+
+
+def test_intra_fid_sees_classes_that_fid_does_not() -> None:
+    from ganforge.data.base import TensorDataset
+    from ganforge.metrics.evaluate import DatasetSource, GeneratorSource, evaluate
+
+    k, n = 4, 2000
+    centers = torch.tensor([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0], [6.0, 6.0]])
+    y = torch.arange(n) * k // n
+    g = torch.Generator().manual_seed(0)
+    real = TensorDataset(
+        name="blobs",
+        kind="points",
+        tensors={"real": centers[y] + torch.randn(n, 2, generator=g), "label": y},
+        num_classes=k,
+    )
+
+    def right(m: int, seed: int) -> torch.Tensor:  # class c where it is asked for
+        lab = torch.arange(m) * k // m
+        return centers[lab] + torch.randn(m, 2, generator=torch.Generator().manual_seed(seed))
+
+    def shifted(m: int, seed: int) -> torch.Tensor:  # every class drawn as the next one
+        lab = (torch.arange(m) * k // m + 1) % k
+        return centers[lab] + torch.randn(m, 2, generator=torch.Generator().manual_seed(seed))
+
+    ref = DatasetSource(real)
+    scores = {}
+    for name, fn in (("right", right), ("shifted", shifted)):
+        cards = evaluate(
+            GeneratorSource(fn, "points", num_classes=k), ref, ["fid", "intra-fid"],
+            n=n, extractor="identity", progress=False, cache=False,
+        )  # fmt: skip
+        scores[name] = {c.metric: c.value for c in cards}
+    assert scores["right"]["intra-fid"] < 0.1 and scores["shifted"]["intra-fid"] > 30
+    # the overall FID cannot tell: both generators cover the four blobs equally
+    assert scores["shifted"]["fid"] < 0.1 and scores["right"]["fid"] < 0.1
