@@ -136,6 +136,13 @@ def one_run(algo: str, steps: int, base: int, n: int, device: str, out_dir: str 
             result.update(ssgan_test_error(run))
         elif algo == "bigan":
             result.update(bigan_linear_probe(run))
+            if out_dir:  # row 1: test images x, row 2: reconstructions G(E(x))
+                bigan, cfg = trained(run)
+                x = split(cfg, "test").batch(torch.arange(10))["real"]
+                with torch.no_grad():
+                    recon = bigan.nets["g"](bigan.encode(x))
+                grid = torch.cat([x, recon]).float().cpu()
+                save_image_grid(grid, Path(out_dir) / "bigan_reconstructions.png", nrow=10)
         elif algo == "infogan":
             result.update(infogan_code_accuracy(run))
             if out_dir:
