@@ -370,57 +370,26 @@ def _cmd_eval(a: argparse.Namespace) -> None:
 def _cmd_features(a: argparse.Namespace) -> None:
     import json
 
-    import torch
-
-    from ganforge import registry
-    from ganforge.engine.run import load_trained
     from ganforge.io import atomic_write_text
-    from ganforge.metrics.probe import critic_features, few_label_error, l2_svm_probe
+    from ganforge.metrics.probe import probe_run
 
     for name in ("labels", "draws", "n_train", "n_test"):
         v = getattr(a, name)
         if v is not None and v <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {v}.")
-    algo, cfg = load_trained(a.run_dir, a.device)
-    critic = algo.nets.get("d")
-    if critic is None:
-        raise ConfigError(f"{a.run_dir} has no critic network 'd' to probe.")
-    spec = dict(cfg.data)
-    if a.dataset is not None:
-        spec = {"name": a.dataset, "resolution": spec.get("resolution")}
-    if a.root is not None:
-        spec["root"] = a.root
-    params = registry.DATASETS.parameters(spec["name"])
-    if "split" not in params:
-        raise ConfigError(f"dataset {spec['name']!r} has no train/test splits to probe on.")
-    spec = {k: v for k, v in spec.items() if (k == "name" or k in params) and v is not None}
-    train_set = registry.DATASETS.build({**spec, "split": "train"}, "data")
-    test_set = registry.DATASETS.build({**spec, "split": "test"}, "data")
-
-    def feats(ds: object, n: int | None) -> tuple[object, object]:
-        total = len(ds) if n is None else min(n, len(ds))
-        x = critic_features(critic, lambda i, j: ds.batch(torch.arange(i, j))["real"], total)
-        return x.numpy(), ds.tensors["label"][:total].cpu().numpy()
-
-    print(f"extracting critic features of {spec['name']} ...")
-    x_tr, y_tr = feats(train_set, a.n_train)
-    x_te, y_te = feats(test_set, a.n_test)
-    result: dict[str, object] = {"dataset": spec["name"], "dims": int(x_tr.shape[1])}
+    print("extracting critic features ...")
+    res = probe_run(
+        a.run_dir, dataset=a.dataset, root=a.root, labels=a.labels, draws=a.draws,
+        n_train=a.n_train, n_test=a.n_test, device=a.device,
+    )  # fmt: skip
     if a.labels is None:
-        res = l2_svm_probe(x_tr, y_tr, x_te, y_te)
-        result.update(accuracy=res["accuracy"], C=res["C"], n_train=len(y_tr))
-        print(f"L2-SVM on {x_tr.shape[1]} features, {len(y_tr)} labelled train images: "
+        print(f"L2-SVM on {res['dims']} features, {res['n_train']} labelled train images: "
               f"test accuracy {100 * res['accuracy']:.2f}% (C={res['C']})")  # fmt: skip
     else:
-        k = len(set(y_tr.tolist()))
-        if a.labels % k:
-            raise ConfigError(f"--labels must be a multiple of the {k} classes, got {a.labels}.")
-        res = few_label_error(x_tr, y_tr, x_te, y_te, per_class=a.labels // k, draws=a.draws)
-        result.update(res)
         print(f"L2-SVM with {a.labels} labels ({res['draws']} draws): test error "
               f"{100 * res['error']:.2f}% +- {100 * res['std']:.2f}%")  # fmt: skip
-    out = a.run_dir / f"probe-{spec['name']}.json"
-    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    out = a.run_dir / f"probe-{res['dataset']}.json"
+    atomic_write_text(out, json.dumps(res, indent=2) + "\n")
     print(f"wrote {out}")
 
 

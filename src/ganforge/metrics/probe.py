@@ -13,6 +13,7 @@ on CIFAR-10 with a critic trained on ImageNet-1k; 22.48% error on SVHN with 1000
   standardised features, C chosen on a held-out validation split of the training set.
 - :func:`few_label_error`: the error with ``per_class`` labels per class, averaged over
   ``draws`` random label draws (mean and standard deviation).
+- :func:`probe_run`: all of it for a run dir's critic (``ganforge features``).
 """
 
 from __future__ import annotations
@@ -137,3 +138,66 @@ def few_label_error(
     e = np.asarray(errors)
     return {"error": float(e.mean()), "std": float(e.std(ddof=1)) if draws > 1 else 0.0,
             "per_class": per_class, "draws": draws}  # fmt: skip
+
+
+def probe_run(
+    run_dir: Any,
+    *,
+    dataset: str | None = None,
+    root: str | None = None,
+    labels: int | None = None,
+    draws: int = 10,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Probe a run's critic (latest checkpoint) on a labelled dataset's train/test splits.
+
+    Args:
+        dataset: registry name (default: the run's dataset, at the run's resolution).
+        root: a local copy of the dataset.
+        labels: None: every training image labelled (the CIFAR-10 protocol); else the
+            total number of labels (a multiple of the class count), averaged over
+            ``draws`` label draws (the 1000-label protocol).
+        n_train, n_test: use only the first images of each split.
+
+    Returns:
+        ``dataset``, ``dims`` and the probe's results (``accuracy``/``C`` or
+        ``error``/``std``).
+    """
+    from ganforge import registry
+    from ganforge.engine.run import load_trained
+    from ganforge.errors import ConfigError
+
+    algo, cfg = load_trained(run_dir, device)
+    critic = algo.nets.get("d")
+    if critic is None:
+        raise ConfigError(f"{run_dir} has no critic network 'd' to probe.")
+    spec = dict(cfg.data)
+    if dataset is not None:
+        spec = {"name": dataset, "resolution": spec.get("resolution")}
+    if root is not None:
+        spec["root"] = root
+    params = registry.DATASETS.parameters(spec["name"])
+    if "split" not in params:
+        raise ConfigError(f"dataset {spec['name']!r} has no train/test splits to probe on.")
+    spec = {k: v for k, v in spec.items() if (k == "name" or k in params) and v is not None}
+
+    def feats(split: str, n: int | None) -> tuple[np.ndarray, np.ndarray]:
+        ds = registry.DATASETS.build({**spec, "split": split}, "data")
+        total = len(ds) if n is None else min(n, len(ds))
+        x = critic_features(critic, lambda i, j: ds.batch(torch.arange(i, j))["real"], total)
+        return x.numpy(), ds.tensors["label"][:total].cpu().numpy()
+
+    x_tr, y_tr = feats("train", n_train)
+    x_te, y_te = feats("test", n_test)
+    result: dict[str, Any] = {"dataset": spec["name"], "dims": int(x_tr.shape[1])}
+    if labels is None:
+        res = l2_svm_probe(x_tr, y_tr, x_te, y_te)
+        result.update(accuracy=res["accuracy"], C=res["C"], n_train=len(y_tr))
+        return result
+    k = len(np.unique(y_tr))
+    if labels % k:
+        raise ConfigError(f"labels must be a multiple of the {k} classes, got {labels}.")
+    result.update(few_label_error(x_tr, y_tr, x_te, y_te, per_class=labels // k, draws=draws))
+    return result
