@@ -43,6 +43,12 @@ CONTRACT: dict[str, dict[str, Any]] = {
         ],
         "tanh": False,
     },
+    "mlp-e": {
+        "role": "encoder",
+        "shapes": [POINTS, IMG16],
+        "kwargs": {"hidden": (16, 16)},
+        "variants": [{}, {"spectral_norm": True}, {"norm": "batch", "activation": "relu"}],
+    },
     "mlp-d": {
         "role": "critic",
         "shapes": [POINTS, IMG16],
@@ -84,11 +90,11 @@ CASES = _cases()
 
 def _build(name: str, shape: tuple[int, ...], variant: dict[str, Any], seed: int = 0) -> nn.Module:
     spec = CONTRACT[name]
-    auto = (
-        {"latent_dim": LATENT_DIM, "out_shape": shape}
-        if spec["role"] == "generator"
-        else {"in_shape": shape}
-    )
+    auto: dict[str, Any] = {
+        "generator": {"latent_dim": LATENT_DIM, "out_shape": shape},
+        "encoder": {"in_shape": shape, "latent_dim": LATENT_DIM},
+        "critic": {"in_shape": shape},
+    }[spec["role"]]
     torch.manual_seed(seed)
     return NETS.build({"name": name, **auto, **spec["kwargs"], **variant}, f"nets.{name}")
 
@@ -134,6 +140,10 @@ def test_output_shape_dtype_and_range(name: str, shape: tuple, variant: dict) ->
         if CONTRACT[name].get("tanh") or variant.get("out_activation") == "tanh":
             assert out.abs().max() <= 1.0
             assert out.abs().max() > 0.0
+    elif CONTRACT[name]["role"] == "encoder":
+        assert isinstance(out, torch.Tensor)
+        assert out.shape == (n, LATENT_DIM) and out.dtype == torch.float32
+        assert torch.isfinite(out).all()
     else:
         assert isinstance(out, CriticOutput)
         assert out.score.shape == (n,)
@@ -204,6 +214,8 @@ def test_batch_of_one_in_eval_mode(name: str, shape: tuple, variant: dict) -> No
     if isinstance(out, CriticOutput):
         assert out.score.shape == (1,)
         assert out.features is not None and out.features.shape[0] == 1
+    elif CONTRACT[name]["role"] == "encoder":
+        assert out.shape == (1, LATENT_DIM)
     else:
         assert out.shape == (1, *shape)
 
@@ -222,7 +234,7 @@ def test_wrong_input_shape_is_rejected(name: str) -> None:
 
 
 # -- options -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["mlp-g", "mlp-d", "dcgan-g", "dcgan-d"])
+@pytest.mark.parametrize("name", ["mlp-g", "mlp-e", "mlp-d", "dcgan-g", "dcgan-d"])
 def test_spectral_norm_wraps_every_linear_and_conv(name: str) -> None:
     shape = CONTRACT[name]["shapes"][0]
     net = _build(name, shape, {"spectral_norm": True})
