@@ -207,3 +207,11 @@ def test_intra_fid_sees_classes_that_fid_does_not() -> None:
     assert scores["right"]["intra-fid"] < 0.1 and scores["shifted"]["intra-fid"] > 30
     # the overall FID cannot tell: both generators cover the four blobs equally
     assert scores["shifted"]["fid"] < 0.1 and scores["right"]["fid"] < 0.1
+
+
+def test_acgan_critic_can_learn_classes_from_real_data_only(tiny_digits: dict[str, Any]) -> None:
+    algo, calls, batch = _hooked(_cfg(tiny_digits, "acgan", critic_fake_class=False))
+    loss = algo.loss("d", batch, step=0).loss
+    (_, out_r), (_, out_f) = calls
+    expect = gan_d_loss(out_r.score, out_f.score) + F.cross_entropy(out_r.aux, batch["label"])
+    assert torch.allclose(loss, expect)

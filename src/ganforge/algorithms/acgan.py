@@ -52,6 +52,10 @@ class ACGAN(CGAN):
         nets: ``g`` maps (z, y) -> x; ``d`` maps x -> CriticOutput with ``aux`` (N, K).
         objective, penalties, techniques, latent_dim, n_critic: as for ``unconditional``.
         class_weight: lambda, the weight of the class cross-entropy in both losses.
+        critic_fake_class: train the critic's classifier on generated samples too (the
+            paper's L_C). With False it learns from real data only, so the generator
+            cannot make it agree on a wrong digit for a class (a collusion that the fake
+            term allows early in training).
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class ACGAN(CGAN):
         latent_dim: Annotated[int, Field(gt=0, le=4096)] = 64,
         n_critic: Annotated[int, Field(gt=0, le=100)] = 1,
         class_weight: Annotated[float, Field(gt=0, le=1000)] = 1.0,
+        critic_fake_class: bool = True,
     ) -> None:
         super().__init__(
             nets,
@@ -73,6 +78,7 @@ class ACGAN(CGAN):
             n_critic=n_critic,
         )
         self.class_weight = class_weight
+        self.critic_fake_class = critic_fake_class
         aux = int(getattr(nets["d"], "aux_dim", self.num_classes) or 0)
         if aux != self.num_classes:
             raise ConfigError(
@@ -104,9 +110,10 @@ class ACGAN(CGAN):
         loss = super().critic_objective(out_real, out_fake, real, fake, step)
         assert self._labels is not None  # set by bind() in loss()
         y = self._labels
-        return loss + self.class_weight * (
-            class_loss(out_real.aux, y) + class_loss(out_fake.aux, y)
-        )
+        cls = class_loss(out_real.aux, y)
+        if self.critic_fake_class:
+            cls = cls + class_loss(out_fake.aux, y)
+        return loss + self.class_weight * cls
 
     def generator_extra(
         self, out_fake: CriticOutput, batch: dict[str, torch.Tensor], logs: dict[str, Any]
