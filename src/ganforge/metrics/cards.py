@@ -127,10 +127,15 @@ def load_card(path: Path | str) -> Card:
 
 
 def load_cards(folder: Path | str) -> list[Card]:
-    """All cards in ``folder`` (a run's ``cards/``), oldest first."""
+    """All cards in ``folder`` (a run's ``cards/``), oldest first.
+
+    ``created`` has one-second resolution; cards written within the same second are
+    ordered by their file's modification time (ns), so "the latest card" is well defined.
+    """
     folder = Path(folder)
-    cards = [load_card(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
-    return sorted(cards, key=lambda c: c.created)
+    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    dated = [(load_card(p), p.stat().st_mtime_ns) for p in paths]
+    return [c for c, _ in sorted(dated, key=lambda cm: (cm[0].created, cm[1]))]
 
 
 def differences(a: Card, b: Card) -> list[str]:
