@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import torch.nn.functional as F
 
 from ganforge.algorithms.ssgan import balanced_subset, kplus1
 from ganforge.config import load_config
-from ganforge.engine.run import build, resume, train
+from ganforge.engine.run import build
 from ganforge.errors import ConfigError
 from ganforge.nets.base import CriticOutput
 
@@ -69,14 +70,9 @@ def test_ssgan_critic_loss_by_hand(tiny_digits: dict[str, Any]) -> None:
     assert algo.classify(built.dataset.batch(torch.arange(5))["real"]).shape == (5,)
 
 
-def test_ssgan_contract_and_exact_resume(tiny_digits: dict[str, Any], tmp_path: Path) -> None:
+def test_ssgan_contract_and_exact_resume(
+    tiny_digits: dict[str, Any], exact_resume: Callable[..., Path]
+) -> None:
     cfg = _cfg(tiny_digits)
     cfg["techniques"] = [{"name": "feature-matching"}]
-    full = train(copy.deepcopy(cfg), out=tmp_path / "full", progress=False)
-    cut = copy.deepcopy(cfg)
-    cut["train"]["steps"] = 3
-    part = train(cut, out=tmp_path / "part", progress=False)
-    resume(part, steps=6, progress=False)
-    assert (full / "generator.safetensors").read_bytes() == (
-        part / "generator.safetensors"
-    ).read_bytes()
+    exact_resume(cfg, 3)

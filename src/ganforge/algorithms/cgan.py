@@ -35,6 +35,7 @@ from torch import nn
 from ganforge.algorithms.unconditional import Unconditional
 from ganforge.errors import ConfigError
 from ganforge.nets.base import CriticOutput
+from ganforge.nn.conditional import balanced_labels
 from ganforge.objectives.base import Objective, needs_samples
 from ganforge.penalties.base import Penalty
 from ganforge.registry import ALGORITHMS
@@ -55,12 +56,6 @@ def mismatched_labels(y: torch.Tensor, num_classes: int) -> torch.Tensor:
     """(N,) labels y_hat != y: (y + u) mod K with u ~ U{1..K-1} (global torch RNG)."""
     u = torch.randint(1, num_classes, y.shape, device=y.device)
     return (y + u) % num_classes
-
-
-def balanced_labels(n: int, num_classes: int, device: torch.device | str) -> torch.Tensor:
-    """(n,) labels in blocks, class k for samples [k n / K, (k + 1) n / K): a sample grid
-    with n / K images per row shows one class per row."""
-    return torch.arange(n, device=device) * num_classes // n
 
 
 @ALGORITHMS.register("cgan", paper="Mirza & Osindero 2014, Conditional Generative Adversarial Nets")

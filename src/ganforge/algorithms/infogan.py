@@ -32,6 +32,7 @@ from torch import nn
 from ganforge.algorithms.unconditional import Unconditional
 from ganforge.errors import ConfigError
 from ganforge.nets.base import CriticOutput
+from ganforge.nn.conditional import draw_codes, with_codes
 from ganforge.objectives.base import Objective
 from ganforge.penalties.base import Penalty
 from ganforge.registry import ALGORITHMS
@@ -130,21 +131,13 @@ class InfoGAN(Unconditional):
         self, n: int, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """c_cat (n,) uniform over K classes and c_cont (n, C) ~ U(-1, 1)."""
-        dev = self.device
-        k = max(self.categorical, 1)
-        c_cat = torch.randint(k, (n,), device=dev, generator=generator)
-        c_cont = torch.rand(n, self.continuous, device=dev, generator=generator) * 2 - 1
-        return c_cat, c_cont
+        return draw_codes(n, self.categorical, self.continuous, self.device, generator)
 
     def generator_input(
         self, z: torch.Tensor, c_cat: torch.Tensor, c_cont: torch.Tensor
     ) -> torch.Tensor:
         """[z, one_hot(c_cat), c_cont]: (N, latent_dim + K + C)."""
-        parts = [z]
-        if self.categorical:
-            parts.append(F.one_hot(c_cat, self.categorical).to(z.dtype))
-        parts.append(c_cont.to(z.dtype))
-        return torch.cat(parts, dim=1)
+        return with_codes(z, c_cat, c_cont, self.categorical)
 
     def generate(self, g: nn.Module, n: int, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         z = self.noise(n)

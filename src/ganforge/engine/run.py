@@ -35,6 +35,7 @@ from ganforge.engine.checkpoint import latest_checkpoint, load_checkpoint
 from ganforge.engine.trainer import Trainer, seed_everything
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.io import atomic_write_bytes, atomic_write_text, remove_stale_temps
+from ganforge.nn.conditional import balanced_labels, draw_codes, with_codes
 
 
 @dataclass
@@ -400,14 +401,6 @@ class Generator:
         c = self.meta["sampling"].get("codes", {})
         return int(c.get("categorical", 0)), int(c.get("continuous", 0))
 
-    def _with_codes(
-        self, z: torch.Tensor, c_cat: torch.Tensor, c_cont: torch.Tensor
-    ) -> torch.Tensor:
-        """[z, one_hot(c_cat), c_cont], the InfoGAN generator's input."""
-        k, _ = self.codes
-        parts = [z, torch.nn.functional.one_hot(c_cat, k).to(z.dtype)] if k else [z]
-        return torch.cat([*parts, c_cont.to(z.dtype)], dim=1)
-
     @torch.no_grad()
     def traverse(self, code: int | None, steps: int = 10, seed: int = 0) -> torch.Tensor:
         """InfoGAN code traversal (Chen et al. 2016, Fig. 2): row r has categorical code r;
@@ -431,7 +424,7 @@ class Generator:
         c_cont = torch.zeros(n, c, device=device)
         if code is not None:
             c_cont[:, code] = torch.linspace(-2, 2, steps, device=device).repeat(rows)
-        return self.net(self._with_codes(z, c_cat, c_cont))
+        return self.net(with_codes(z, c_cat, c_cont, k))
 
     @torch.no_grad()
     def sample(
@@ -451,15 +444,13 @@ class Generator:
         z = torch.randn(n, self.latent_dim, generator=g, device=device)
         if any(self.codes):  # InfoGAN: codes drawn like the training ones, after z
             k, c = self.codes
-            c_cat = torch.randint(max(k, 1), (n,), generator=g, device=device)
-            c_cont = torch.rand(n, c, generator=g, device=device) * 2 - 1
-            z = self._with_codes(z, c_cat, c_cont)
+            z = with_codes(z, *draw_codes(n, k, c, device, g), k)
         k = self.num_classes
         if not k:
             if labels is not None:
                 raise ConfigError("this generator is unconditional: it takes no labels.")
             return torch.cat([self.net(z[i : i + batch_size]) for i in range(0, n, batch_size)])
-        y = torch.arange(n, device=device) * k // n if labels is None else labels.to(device)
+        y = balanced_labels(n, k, device) if labels is None else labels.to(device)
         if y.shape != (n,) or int(y.min()) < 0 or int(y.max()) >= k:
             raise ConfigError(f"labels must be {n} class indices in 0..{k - 1}.")
         return torch.cat(

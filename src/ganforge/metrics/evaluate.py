@@ -43,6 +43,7 @@ from ganforge.io import atomic_write_bytes
 from ganforge.metrics.cards import Card
 from ganforge.metrics.features import FeatureExtractor, build_extractor, default_extractor
 from ganforge.metrics.frechet import RunningMoments
+from ganforge.nn.conditional import balanced_labels
 
 SampleFn = Callable[[int, int], torch.Tensor]
 
@@ -93,7 +94,7 @@ class GeneratorSource:
             return None
         k = self.num_classes
         sizes = [min(SAMPLE_CHUNK, n - s) for s in range(0, n, SAMPLE_CHUNK)]
-        return torch.cat([torch.arange(m) * k // m for m in sizes]) if sizes else None
+        return torch.cat([balanced_labels(m, k) for m in sizes]) if sizes else None
 
     def max_n(self) -> int | None:
         return None

@@ -8,6 +8,10 @@
 - :class:`ConditioningAugmentation`: StackGAN's KL-regularised sampling of a condition
   vector from a text (or any) embedding (Zhang et al. 2017, sec. 3.1), for the
   text-conditioned models.
+- :func:`balanced_labels`: the classes a conditional generator is asked for by default
+  (equal blocks: one class per grid row); :func:`draw_codes` and :func:`with_codes`:
+  InfoGAN's latent codes and the generator input [z, one_hot(c_cat), c_cont]. Shared by
+  the algorithms, the exported generator and the metrics, so they agree.
 - :func:`check_labels`: the one check of the labels ``y`` every conditional network's
   ``forward(x, y)`` runs, with errors that say what is expected.
 - :func:`check_condition_options`: the bounds of the constructor options, for direct
@@ -300,3 +304,35 @@ class ConditioningAugmentation(nn.Module):
             return mu, kl
         # reparameterisation: c = mu + sigma * eps keeps c differentiable in phi
         return mu + torch.exp(log_sigma) * torch.randn_like(mu), kl
+
+
+def balanced_labels(n: int, num_classes: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(n,) labels in blocks, class k for samples [k n / K, (k + 1) n / K): a sample grid
+    with n / K images per row shows one class per row."""
+    return torch.arange(n, device=device) * num_classes // n
+
+
+def draw_codes(
+    n: int,
+    categorical: int,
+    continuous: int,
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """InfoGAN codes: c_cat (n,) uniform over ``categorical`` classes (all 0 when there is
+    no categorical code) and c_cont (n, continuous) ~ U(-1, 1), drawn in that order."""
+    c_cat = torch.randint(max(categorical, 1), (n,), device=device, generator=generator)
+    c_cont = torch.rand(n, continuous, device=device, generator=generator) * 2 - 1
+    return c_cat, c_cont
+
+
+def with_codes(
+    z: torch.Tensor, c_cat: torch.Tensor, c_cont: torch.Tensor, categorical: int
+) -> torch.Tensor:
+    """InfoGAN's generator input [z, one_hot(c_cat), c_cont]: (N, d_z + K + C); the one-hot
+    part is left out when ``categorical`` is 0."""
+    parts = [z]
+    if categorical:
+        parts.append(F.one_hot(c_cat, categorical).to(z.dtype))
+    parts.append(c_cont.to(z.dtype))
+    return torch.cat(parts, dim=1)
