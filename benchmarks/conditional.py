@@ -30,7 +30,6 @@ error within the budget. Runs go to ``--jobs`` processes with one thread each.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import shlex
 import sys
@@ -40,8 +39,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist"
+from _bench import SHARED_DATASETS, budget_overrides, write_cards
+
+SHARED_MNIST = SHARED_DATASETS / "mnist"
 ALGOS = ("cgan", "acgan", "infogan", "ssgan", "bigan", "acgan-realcls")
 RECIPES = {"ssgan": "ssgan-mnist", "acgan-realcls": "acgan-mnist"}  # others: <algo>-mnist
 # variants: extra overrides of their recipe
@@ -51,23 +51,10 @@ EXTRA = {"acgan-realcls": ["algorithm.critic_fake_class=false"]}
 def _overrides(steps: int, base: int, device: str) -> list[str]:
     """Budget overrides; ``base`` > 0 sets the DCGAN width (the MLP recipes have none)."""
     out = [f"nets.g.base_channels={base}", f"nets.d.base_channels={base}"] if base else []
-    out += [
-        f"train.steps={steps}",
-        "train.tensorboard=false",
-        f"train.sample_every={steps}",
-        f"train.ckpt_every={steps}",
-        f"train.log_every={max(1, min(200, steps))}",
-        f"train.device={device}",
-    ]
+    out += budget_overrides(steps, device)
     if SHARED_MNIST.is_dir():  # the team's copy; the product downloads otherwise
         out.append(f"data.root={SHARED_MNIST}")
     return out
-
-
-def trained(run: Path) -> tuple[Any, Any]:
-    from ganforge.engine.run import load_trained
-
-    return load_trained(run)
 
 
 def split(cfg: Any, name: str) -> Any:
@@ -90,9 +77,10 @@ def apply(fn: Any, data: Any, n: int | None = None) -> tuple[Any, Any]:
 
 def infogan_code_accuracy(run: Path) -> dict[str, Any]:
     """The Q head's categorical code on MNIST test as a digit classifier (best mapping)."""
+    from ganforge.engine.run import load_trained
     from ganforge.metrics.clustering import cluster_accuracy
 
-    algo, cfg = trained(run)
+    algo, cfg = load_trained(run)
     k = algo.categorical
     codes, y = apply(lambda x: algo.nets["d"](x).aux[:, :k].argmax(1), split(cfg, "test"))
     acc, mapping = cluster_accuracy(codes.numpy(), y.numpy())
@@ -101,7 +89,9 @@ def infogan_code_accuracy(run: Path) -> dict[str, Any]:
 
 def ssgan_test_error(run: Path) -> dict[str, Any]:
     """The K+1 critic as a classifier on the 10,000 MNIST test images."""
-    algo, cfg = trained(run)
+    from ganforge.engine.run import load_trained
+
+    algo, cfg = load_trained(run)
     pred, y = apply(algo.classify, split(cfg, "test"))
     return {"test_error": float((pred != y).float().mean()), "labels": algo.n_labels}
 
@@ -110,7 +100,9 @@ def bigan_linear_probe(run: Path, n_train: int = 10000) -> dict[str, Any]:
     """Logistic regression on E(x): fit on n_train MNIST train images, test on MNIST test."""
     from sklearn.linear_model import LogisticRegression
 
-    algo, cfg = trained(run)
+    from ganforge.engine.run import load_trained
+
+    algo, cfg = load_trained(run)
     f_train, y_train = apply(algo.encode, split(cfg, "train"), n_train)
     f_test, y_test = apply(algo.encode, split(cfg, "test"))
     clf = LogisticRegression(max_iter=2000).fit(f_train.numpy(), y_train.numpy())
@@ -129,7 +121,7 @@ def one_run(algo: str, steps: int, base: int, n: int, device: str, out_dir: str 
     import torch
 
     torch.set_num_threads(1)
-    from ganforge.engine.run import load, train
+    from ganforge.engine.run import load, load_trained, train
     from ganforge.metrics.evaluate import evaluate_run
     from ganforge.reports import save_image_grid
 
@@ -150,7 +142,7 @@ def one_run(algo: str, steps: int, base: int, n: int, device: str, out_dir: str 
         elif algo == "bigan":
             result.update(bigan_linear_probe(run))
             if out_dir:  # row 1: test images x, row 2: reconstructions G(E(x))
-                bigan, cfg = trained(run)
+                bigan, cfg = load_trained(run)
                 x = split(cfg, "test").batch(torch.arange(10))["real"]
                 with torch.no_grad():
                     recon = bigan.nets["g"](bigan.encode(x))
@@ -252,10 +244,7 @@ def main() -> None:
     if args.out:
         args.out.write_text(text, encoding="utf-8")
     if args.cards:
-        with args.cards.open("w", encoding="utf-8") as fh:
-            for r in results:
-                if "card" in r:
-                    fh.write(json.dumps(r["card"], sort_keys=True) + "\n")
+        write_cards(args.cards, results)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+from _bench import SHARED_DATASETS, budget_overrides
+
 ROOTS = {"mnist": "mnist", "fashion-mnist": "fashion-mnist", "cifar10": "cifar10-jpeg"}
 
 
@@ -40,15 +41,8 @@ def one_run(dataset: str, steps: int, labels: int | None, draws: int, device: st
     from ganforge.engine.run import train
     from ganforge.metrics.probe import probe_run
 
-    root = SHARED / ROOTS[dataset]
-    overrides = [
-        f"train.steps={steps}",
-        "train.tensorboard=false",
-        f"train.sample_every={steps}",
-        f"train.ckpt_every={steps}",
-        f"train.log_every={max(1, min(200, steps))}",
-        f"train.device={device}",
-    ]
+    root = SHARED_DATASETS / ROOTS[dataset]
+    overrides = budget_overrides(steps, device)
     if root.is_dir():
         overrides.append(f"data.root={root}")
     t0 = time.perf_counter()

@@ -31,7 +31,6 @@ runs the same code on a GPU.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing
 import shlex
@@ -44,7 +43,9 @@ from typing import Any
 
 import numpy as np
 
-SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist"
+from _bench import SHARED_DATASETS, budget_overrides, write_cards
+
+SHARED_MNIST = SHARED_DATASETS / "mnist"
 
 # Row label -> overrides of the pacgan-<dataset> recipe ("{steps}" is filled in).
 ROWS: dict[str, list[str]] = {
@@ -121,16 +122,7 @@ STACKED_ANCHORS: dict[str, tuple[str, float, float]] = {
 
 def _overrides(row: list[str], steps: int, device: str) -> list[str]:
     out = [o.replace("{half}", str(max(1, steps // 2))) for o in row]
-    return [
-        *out,
-        f"train.steps={steps}",
-        "train.tensorboard=false",
-        "train.eval.every=0",
-        f"train.sample_every={steps}",
-        f"train.ckpt_every={steps}",
-        f"train.log_every={max(1, min(200, steps))}",
-        f"train.device={device}",
-    ]
+    return [*out, *budget_overrides(steps, device)]
 
 
 def one_run(
@@ -318,11 +310,7 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
     if args.cards:
-        args.cards.parent.mkdir(parents=True, exist_ok=True)
-        with args.cards.open("w", encoding="utf-8") as fh:
-            for r in results:
-                if "card" in r:
-                    fh.write(json.dumps(r["card"], sort_keys=True) + "\n")
+        write_cards(args.cards, results)
 
 
 if __name__ == "__main__":
