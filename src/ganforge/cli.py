@@ -7,6 +7,7 @@ non-zero, without a traceback unless ``--debug`` is given.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,26 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--out", type=Path, default=Path("samples.png"), help="PNG grid (or scatter for 2-D)"
     )
+
+    for cmd, what in (
+        ("translate", "translate a folder of images with a run's image-to-image generator"),
+        ("upscale", "super-resolve a folder of images with a run's SR generator (SRGAN)"),
+    ):
+        tr = sub.add_parser(cmd, help=what)
+        tr.add_argument("run_dir", type=Path)
+        tr.add_argument("--input", type=Path, required=True, help="an image or a folder")
+        tr.add_argument("--out", type=Path, required=True, help="folder for the PNG results")
+        if cmd == "translate":
+            tr.add_argument(
+                "--keep-size",
+                action="store_true",
+                help="translate at the images' own size (default: resize to the training "
+                "size; the generator needs sides divisible by its downsampling factor)",
+            )
+            tr.add_argument(
+                "--domain", type=int, default=None, help="target domain (StarGAN models)"
+            )
+        tr.add_argument("--device", default="cpu")
 
     ev = sub.add_parser(
         "eval",
@@ -288,6 +309,82 @@ def _cmd_sample(a: argparse.Namespace) -> None:
     else:
         scatter_2d(x[:, :2], None, a.out, title=f"{a.n} samples")
     print(f"wrote {a.out}")
+
+
+def _cmd_translate(a: argparse.Namespace) -> None:
+    """``ganforge translate`` / ``ganforge upscale``: every image of --input through the
+    exported generator, written as PNG (same file stem) into --out."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from ganforge.data.base import float_to_uint8, uint8_to_float
+    from ganforge.data.image_folder import _decode, _is_image_name
+    from ganforge.engine.run import load
+    from ganforge.io import atomic_write_bytes
+
+    gen = load(a.run_dir, device=a.device)
+    if not gen.translates:
+        raise ConfigError(
+            f"{a.run_dir} holds a noise-to-image generator; `ganforge {a.command}` needs an "
+            "image-to-image run (pix2pix, cyclegan, stargan, srgan, ...). Use `ganforge sample`."
+        )
+    spec = gen.translation
+    in_shape, out_shape = spec.get("in_shape"), spec.get("out_shape")
+    is_sr = bool(in_shape and out_shape and out_shape[1] > in_shape[1])
+    if a.command == "upscale" and not is_sr:
+        raise ConfigError(f"{a.run_dir} is not a super-resolution run: use `ganforge translate`.")
+    if a.command == "translate" and is_sr:
+        raise ConfigError(f"{a.run_dir} is a super-resolution run: use `ganforge upscale`.")
+    domains = int(spec.get("domains", 0))
+    domain = getattr(a, "domain", None)
+    if domains and domain is None:
+        raise ConfigError(
+            f"this model translates into {domains} domains: add --domain 0..{domains - 1}."
+        )
+    if domain is not None and not 0 <= domain < max(domains, 1):
+        raise ConfigError(
+            "--domain is only for multi-domain (StarGAN) models."
+            if not domains
+            else f"--domain must be in 0..{domains - 1}, got {domain}."
+        )
+    if a.input.is_file():
+        files = [a.input]
+    elif a.input.is_dir():
+        files = sorted(p for p in a.input.rglob("*") if p.is_file() and _is_image_name(p.name))
+    else:
+        raise ConfigError(f"--input {a.input} does not exist: give an image file or a folder.")
+    if not files:
+        raise ConfigError(f"--input {a.input} holds no images (.png, .jpg, ...).")
+    stems = [p.stem for p in files]
+    if len(set(stems)) != len(stems):
+        raise ConfigError("--input has several images with the same name; outputs would collide.")
+    channels = int(in_shape[0]) if in_shape else 3
+    resize = a.command == "translate" and not a.keep_size and in_shape is not None
+    a.out.mkdir(parents=True, exist_ok=True)
+    for path in _progress(files, f"{a.command} {len(files)} images"):
+        im = _decode(path.read_bytes(), path.name, path.parent, "L" if channels == 1 else "RGB")
+        if resize and im.size != (in_shape[2], in_shape[1]):
+            im = im.resize((in_shape[2], in_shape[1]), Image.Resampling.BICUBIC)
+        arr = np.asarray(im, dtype=np.uint8)
+        x = torch.from_numpy(arr.copy()).view(arr.shape[0], arr.shape[1], -1).permute(2, 0, 1)
+        labels = None if domain is None else torch.tensor([domain])
+        try:
+            y = gen.translate(uint8_to_float(x[None]), labels=labels)[0]
+        except ValueError as e:  # the network refuses this size
+            raise ConfigError(f"{path.name}: {e}") from None
+        out = float_to_uint8(y).permute(1, 2, 0).numpy()
+        buf = io.BytesIO()
+        Image.fromarray(out[..., 0] if out.shape[2] == 1 else out).save(buf, format="PNG")
+        atomic_write_bytes(a.out / f"{path.stem}.png", buf.getvalue())
+    print(f"wrote {len(files)} images to {a.out}")
+
+
+def _progress(items: list[Any], description: str) -> Any:
+    """Iterate with a progress bar on a terminal (plain iteration otherwise)."""
+    from rich.progress import track
+
+    return track(items, description=description, disable=not sys.stderr.isatty())
 
 
 def _metric_list(text: str | None) -> list[str] | None:
@@ -553,6 +650,8 @@ COMMANDS: dict[str, Any] = {
     "eval": _cmd_eval,
     "compare": _cmd_compare,
     "features": _cmd_features,
+    "translate": _cmd_translate,
+    "upscale": _cmd_translate,
 }
 
 

@@ -100,7 +100,7 @@ class Registry(Generic[T]):
         close = difflib.get_close_matches(str(name), self.names(), n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         return (
-            f"Unknown {self.kind} {name!r}{at}.{hint} Registered {self.kind}s: "
+            f"Unknown {self.kind} {name!r}{at}.{hint} Registered {_plural(self.kind)}: "
             f"{', '.join(self.names())}. Run `ganforge zoo` to see each with its paper."
         )
 
@@ -232,3 +232,8 @@ def load_all() -> None:
     import ganforge.objectives
     import ganforge.penalties
     import ganforge.techniques  # noqa: F401
+
+
+def _plural(kind: str) -> str:
+    """penalty -> penalties, metric -> metrics."""
+    return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"

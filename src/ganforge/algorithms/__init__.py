@@ -1,6 +1,19 @@
 """Algorithms: the only place that knows how a GAN variant trains (one file per family)."""
 
-from ganforge.algorithms import acgan, bigan, cgan, infogan, ssgan, unconditional, unrolled, vaegan
+from ganforge.algorithms import (
+    acgan,
+    bigan,
+    cgan,
+    cyclegan,
+    discogan,
+    dualgan,
+    infogan,
+    pix2pix,
+    ssgan,
+    unconditional,
+    unrolled,
+    vaegan,
+)
 from ganforge.algorithms.base import Algorithm, LossOutput, Phase
 
 __all__ = [
@@ -10,7 +23,11 @@ __all__ = [
     "acgan",
     "bigan",
     "cgan",
+    "cyclegan",
+    "discogan",
+    "dualgan",
     "infogan",
+    "pix2pix",
     "ssgan",
     "unconditional",
     "unrolled",

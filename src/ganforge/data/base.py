@@ -39,6 +39,14 @@ class TensorDataset:
         num_classes: number of classes when labelled, else None.
         info: extra facts for metrics and plots (mode ``centers`` (K, D) and ``std`` of
             toy mixtures, class names, source paths, checksums).
+        aliases: extra batch keys that name an existing tensor, e.g. ``{"target": "real"}``
+            for a paired translation set: ``real`` stays the images the generator must
+            produce (the reference of every metric) and the batch also carries them under
+            the key of DESIGN.md, without a copy.
+
+    Besides ``real``, image datasets may hold more uint8 image tensors (N, C', H', W') of the
+    same N: the condition of a translation pair (``source``, ``a``, ``low``). Every uint8
+    tensor of four dimensions becomes float in [-1, 1] in :meth:`batch`.
     """
 
     name: str
@@ -46,6 +54,7 @@ class TensorDataset:
     tensors: dict[str, torch.Tensor]
     num_classes: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = {k: len(v) for k, v in self.tensors.items()}
@@ -57,6 +66,9 @@ class TensorDataset:
             raise ValueError(f"kind must be 'images' or 'points', got {self.kind!r}")
         if self.kind == "images" and self.tensors["real"].dtype != torch.uint8:
             raise ValueError("image datasets store uint8 NCHW tensors")
+        for alias, key in self.aliases.items():
+            if key not in self.tensors or alias in self.tensors:
+                raise ValueError(f"alias {alias!r} -> {key!r}: needs an existing, other key")
 
     def __len__(self) -> int:
         return len(self.tensors["real"])
@@ -76,7 +88,11 @@ class TensorDataset:
         index = index.to(self.tensors["real"].device)
         out = {k: v[index] for k, v in self.tensors.items()}
         if self.kind == "images":
-            out["real"] = uint8_to_float(out["real"])
+            for k, v in out.items():
+                if v.dtype == torch.uint8 and v.dim() == 4:
+                    out[k] = uint8_to_float(v)
+        for alias, key in self.aliases.items():
+            out[alias] = out[key]
         return out
 
 

@@ -87,7 +87,12 @@ class SampleWriter:
         k = int(getattr(trainer.algorithm, "num_classes", 0) or 0)
         nrow = max(1, self.n // k) if k and self.kind == "images" else None
         n = nrow * k if nrow is not None else self.n
-        x = trainer.sample(n, self.seed).float().cpu()
+        if hasattr(trainer.algorithm, "panel"):
+            # Translation: one example per row, its columns input | output | target ...
+            cols = trainer.panel(max(1, min(self.n, 64) // 8), self.seed)
+            x, nrow = torch.stack([c.float().cpu() for c in cols], 1).flatten(0, 1), len(cols)
+        else:
+            x = trainer.sample(n, self.seed).float().cpu()
         path = self.folder / f"{name}.png"
         if self.kind == "images":
             save_image_grid(x, path, nrow=nrow)

@@ -381,10 +381,57 @@ class Generator:
 
     def __init__(self, net: torch.nn.Module, meta: dict[str, Any]) -> None:
         self.net, self.meta = net.eval(), meta
+        if self.translates:  # an image-to-image generator: no latent
+            self.latent_dim = 0
+            return
         latent = meta["sampling"]["latent"]
         if latent.get("distribution") != "normal":
             raise CheckpointError(f"unsupported latent distribution {latent.get('distribution')!r}")
         self.latent_dim = int(latent["dim"])
+
+    @property
+    def translates(self) -> bool:
+        """True for image-to-image generators (pix2pix, CycleGAN, SRGAN, ...)."""
+        return "translate" in self.meta["sampling"]
+
+    @property
+    def translation(self) -> dict[str, Any]:
+        """What a translator takes and returns: ``in_shape``, ``out_shape`` (C, H, W) of
+        training, ``domains`` (StarGAN: target domains, 0 = none)."""
+        return dict(self.meta["sampling"].get("translate", {}))
+
+    @torch.no_grad()
+    def translate(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 64
+    ) -> torch.Tensor:
+        """Translate images x (N, C, H, W) in [-1, 1]: (N, C', H', W') in [-1, 1].
+
+        ``labels`` (N,) int64 are the target domains of a multi-domain translator
+        (StarGAN), required there and refused elsewhere.
+        """
+        if not self.translates:
+            raise ConfigError(
+                "this generator maps noise to samples: use sample(), not translate()."
+            )
+        spec = self.translation
+        want = int(spec.get("in_shape", [x.shape[1]])[0])
+        if x.dim() != 4 or x.shape[1] != want:
+            raise ConfigError(
+                f"this translator takes images with {want} channel(s) (N, {want}, H, W); got "
+                f"{tuple(x.shape)}."
+            )
+        domains = int(spec.get("domains", 0))
+        if domains and labels is None:
+            raise ConfigError(f"this translator needs target domains (0..{domains - 1}).")
+        if not domains and labels is not None:
+            raise ConfigError("this translator has no target domains: drop the labels.")
+        device = next(self.net.parameters()).device
+        out = []
+        for i in range(0, len(x), batch_size):
+            xi = x[i : i + batch_size].to(device)
+            args = (xi,) if labels is None else (xi, labels[i : i + batch_size].to(device))
+            out.append(self.net(*args).cpu())
+        return torch.cat(out)
 
     @property
     def kind(self) -> str:
@@ -439,6 +486,11 @@ class Generator:
         A conditional generator takes ``labels`` (n,) int64; by default the classes in
         equal blocks (class k for samples [k n / K, (k + 1) n / K)).
         """
+        if self.translates:
+            raise ConfigError(
+                "this generator translates images: use `ganforge translate RUN --input DIR` "
+                "(or `ganforge upscale`), or Generator.translate(x)."
+            )
         device = next(self.net.parameters()).device
         g = torch.Generator(device=device).manual_seed(seed)
         z = torch.randn(n, self.latent_dim, generator=g, device=device)

@@ -322,13 +322,24 @@ class Trainer:
     @torch.no_grad()
     def sample(self, n: int, seed: int) -> torch.Tensor:
         """``n`` samples from fixed noise (own generator: the training RNG is untouched)."""
+        return self._sampled("sample", n, seed)
+
+    @torch.no_grad()
+    def panel(self, n: int, seed: int) -> list[torch.Tensor]:
+        """Columns (input | output | target ...) of n fixed examples, for algorithms that
+        translate images (``algorithm.panel``)."""
+        return self._sampled("panel", n, seed)
+
+    def _sampled(self, method: str, n: int, seed: int) -> Any:
+        """``algorithm.<method>(n, generator=, nets=)`` with the sampling networks in eval
+        mode (restored after) and a generator seeded with ``seed``."""
         nets = self.sampling_nets()
         modes = {k: net.training for k, net in nets.items()}
         for net in nets.values():
             net.eval()
         try:
             g = torch.Generator(device=self.device).manual_seed(seed)
-            return self.algorithm.sample(n, generator=g, nets=nets)
+            return getattr(self.algorithm, method)(n, generator=g, nets=nets)
         finally:
             for k, net in nets.items():
                 net.train(modes[k])
