@@ -7,11 +7,26 @@ Importing this package registers every dataset in :data:`ganforge.registry.DATAS
 - ``mnist``, ``fashion-mnist``: idx files, downloaded or from ``root``
 - ``cifar10``: the official pickled batches, downloaded or from ``root``
 - ``image-folder``: your own images from a folder or a .zip (offline)
+- translation sets built from the above (offline with ``root``): paired ``edges2fashion``,
+  ``edges2cifar``, ``gray2color``, ``inpaint``, ``mnist-seg``; super-resolution
+  ``sr-cifar10``, ``sr-photos`` (scikit-image's bundled photos); unpaired ``mnist2color``,
+  ``cifar-cat2dog``; multi-domain ``mnist-domains``
+- ``paired-folder``, ``unpaired-folder``: your own image pairs / two domains (offline)
+- standard translation sets, downloaded or from ``root``: pix2pix ``facades``, ``maps``,
+  ``edges2shoes``; CycleGAN ``horse2zebra``, ``apple2orange``, ``monet2photo``; ``div2k``
 """
 
 from __future__ import annotations
 
-from ganforge.data import cifar10, digits, image_folder, mnist, toy  # noqa: F401  (registration)
+from ganforge.data import (  # noqa: F401  (registration)
+    cifar10,
+    digits,
+    image_folder,
+    mnist,
+    toy,
+    translation,
+    translation_folders,
+)
 from ganforge.data.base import InfiniteSampler, TensorDataset, float_to_uint8, uint8_to_float
 from ganforge.data.catalog import DatasetInfo, list_datasets, prepare
 
