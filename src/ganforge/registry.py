@@ -196,7 +196,19 @@ class Registry(Generic[T]):
 
 DATASETS: Registry = Registry("dataset")
 NETS: Registry = Registry(
-    "network", auto=("latent_dim", "in_shape", "out_shape", "num_classes", "aux_dim")
+    "network",
+    auto=(
+        "latent_dim",
+        "in_shape",
+        "out_shape",
+        "num_classes",
+        "aux_dim",
+        # image-to-image networks: channels, domains and upscaling come from the data
+        "in_channels",
+        "out_channels",
+        "num_domains",
+        "scale",
+    ),
 )
 OBJECTIVES: Registry = Registry("objective")
 PENALTIES: Registry = Registry("penalty")
