@@ -4,6 +4,13 @@ Each registered network must have an entry in CONTRACT (its role, the sample sha
 supports, small constructor arguments and option variants to exercise), so that a new
 network cannot be registered without passing the same checks: shapes and dtype, output
 range, determinism, safetensors round trip, gradients to every parameter, batch of one.
+
+Roles: ``generator`` (z -> sample), ``encoder`` (sample -> z), ``critic`` (sample ->
+CriticOutput; ``patch``: the score is a map (N, h, w); ``aux``: the width of aux) and
+``translator`` (image [, labels] -> image; ``out`` maps the input shape to the output
+shape, ``range`` bounds the output, ``labels`` is the number of domains of a
+label-conditioned translator). ``any_size``: the network reads any spatial size, so the
+wrong-shape check changes the channel count instead of the width.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from ganforge.registry import NETS
 
 LATENT_DIM = 8
 POINTS, IMG16, IMG32, IMG64 = (2,), (1, 16, 16), (3, 32, 32), (1, 64, 64)
+IMG8 = (3, 8, 8)
 
 # name -> role, supported shapes, small kwargs, option variants, whether output is tanh-bounded
 CONTRACT: dict[str, dict[str, Any]] = {
@@ -68,6 +76,91 @@ CONTRACT: dict[str, dict[str, Any]] = {
         "kwargs": {"base_channels": 4},
         "variants": [{}, {"spectral_norm": True, "norm": "none"}, {"norm": "layer"}],
     },
+    # -- image-to-image translation (tiny widths: the checks are about wiring) --------------
+    "unet-g": {
+        "role": "translator",
+        "shapes": [IMG16, IMG32],
+        # eval-mode dropout (the paper's test-time noise) is checked in test_nets_translation
+        "kwargs": {"base_channels": 4, "max_channels": 16, "depth": 4, "dropout_at_test": False},
+        "variants": [
+            {},
+            {"spectral_norm": True, "norm": "none", "dropout": 0.0},
+            {"norm": "instance", "skips": False, "init": "default"},
+        ],
+    },
+    "patchgan-d": {
+        "role": "critic",
+        "patch": True,
+        "any_size": True,
+        "shapes": [IMG32, IMG64],
+        "kwargs": {"base_channels": 2},
+        "variants": [
+            {},
+            {"receptive_field": 1},
+            {"receptive_field": 16, "norm": "instance", "spectral_norm": True},
+        ],
+    },
+    "resnet-translator": {
+        "role": "translator",
+        "shapes": [IMG16, IMG32],
+        "kwargs": {"base_channels": 4, "n_blocks": 1},
+        "variants": [{}, {"spectral_norm": True, "norm": "batch", "n_down": 1, "init": "default"}],
+    },
+    "discogan-g": {
+        "role": "translator",
+        "shapes": [IMG16, IMG32],
+        "kwargs": {"base_channels": 4},
+        "variants": [{}, {"spectral_norm": True, "norm": "none", "n_down": 2, "init": "dcgan"}],
+    },
+    "discogan-d": {
+        "role": "critic",
+        "shapes": [IMG16, IMG32],
+        "kwargs": {"base_channels": 4},
+        "variants": [{}, {"spectral_norm": True, "norm": "none", "n_layers": 2}],
+    },
+    "stargan-g": {
+        "role": "translator",
+        "labels": 3,
+        "shapes": [IMG16, IMG32],
+        "kwargs": {"base_channels": 4, "n_blocks": 1, "num_domains": 3},
+        "variants": [{}, {"spectral_norm": True, "norm": "batch", "n_down": 1}],
+    },
+    "stargan-d": {
+        "role": "critic",
+        "patch": True,
+        "aux": 3,
+        "shapes": [IMG16, IMG32],
+        "kwargs": {"base_channels": 4, "num_domains": 3},
+        "variants": [{}, {"spectral_norm": True, "n_layers": 2, "init": "dcgan"}],
+    },
+    "srresnet-g": {
+        "role": "translator",
+        "any_size": True,
+        "out": lambda s: (s[0], 2 * s[1], 2 * s[2]),
+        "shapes": [IMG8, IMG16],
+        "kwargs": {"base_channels": 4, "n_blocks": 1, "scale": 2},
+        "variants": [{}, {"spectral_norm": True, "norm": "none", "init": "dcgan"}],
+    },
+    "srgan-d": {
+        "role": "critic",
+        "shapes": [IMG16, IMG32],
+        "kwargs": {"base_channels": 2, "hidden": 8},
+        "variants": [{}, {"spectral_norm": True, "norm": "none", "init": "dcgan"}],
+    },
+    "segan-s": {
+        "role": "translator",
+        "out": lambda s: (1, *s[1:]),
+        "range": (0.0, 1.0),
+        "shapes": [IMG16, IMG32],
+        "kwargs": {"base_channels": 4, "depth": 3, "out_channels": 1},
+        "variants": [{}, {"spectral_norm": True, "norm": "instance", "skips": False}],
+    },
+    "segan-c": {
+        "role": "critic",
+        "shapes": [IMG16, IMG32],
+        "kwargs": {"base_channels": 4},
+        "variants": [{}, {"spectral_norm": True, "norm": "none", "n_layers": 2}],
+    },
 }
 
 
@@ -93,21 +186,32 @@ def _build(name: str, shape: tuple[int, ...], variant: dict[str, Any], seed: int
     auto: dict[str, Any] = {
         "generator": {"latent_dim": LATENT_DIM, "out_shape": shape},
         "encoder": {"in_shape": shape, "latent_dim": LATENT_DIM},
-        "critic": {"in_shape": shape},
+        "critic": {"in_shape": shape, "in_channels": shape[0]},
+        "translator": {"in_channels": shape[0], "out_channels": shape[0]},
     }[spec["role"]]
+    accepted = NETS.parameters(name)  # e.g. patchgan-d reads in_channels, not in_shape
+    auto = {k: v for k, v in auto.items() if k in accepted}
     torch.manual_seed(seed)
     return NETS.build({"name": name, **auto, **spec["kwargs"], **variant}, f"nets.{name}")
 
 
-def _input(name: str, shape: tuple[int, ...], n: int, seed: int = 123) -> torch.Tensor:
+def _out_shape(name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The sample shape a translator returns for inputs of ``shape``."""
+    return tuple(CONTRACT[name].get("out", lambda s: s)(shape))
+
+
+def _input(name: str, shape: tuple[int, ...], n: int, seed: int = 123) -> tuple[torch.Tensor, ...]:
+    """The positional arguments of ``net(...)``: (z,), (x,) or (x, labels)."""
     g = torch.Generator().manual_seed(seed)
     if CONTRACT[name]["role"] == "generator":
-        return torch.randn(n, LATENT_DIM, generator=g)
-    return torch.rand(n, *shape, generator=g) * 2 - 1  # images / points in [-1, 1]
+        return (torch.randn(n, LATENT_DIM, generator=g),)
+    x = torch.rand(n, *shape, generator=g) * 2 - 1  # images / points in [-1, 1]
+    k = CONTRACT[name].get("labels")
+    return (x,) if k is None else (x, torch.randint(0, k, (n,), generator=g))
 
 
-def _outputs(net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    out = net(x)
+def _outputs(net: nn.Module, args: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    out = net(*args)
     if isinstance(out, CriticOutput):
         return [t for t in out if t is not None]
     return [out]
@@ -127,12 +231,21 @@ def test_every_network_has_a_contract_entry() -> None:
 def test_output_shape_dtype_and_range(name: str, shape: tuple, variant: dict) -> None:
     net = _build(name, shape, variant).eval()
     n = 5
-    x = _input(name, shape, n)
-    if CONTRACT[name]["role"] == "generator":
-        x = 5 * x  # large z: a tanh output must still stay in [-1, 1]
+    x, *labels = _input(name, shape, n)
+    if CONTRACT[name]["role"] in ("generator", "translator"):
+        x = 5 * x  # large inputs: a tanh / sigmoid output must still stay in range
     with torch.no_grad():
-        out = net(x)
-    if CONTRACT[name]["role"] == "generator":
+        out = net(x, *labels)
+    role = CONTRACT[name]["role"]
+    if role == "translator":
+        assert isinstance(out, torch.Tensor)
+        assert out.shape == (n, *_out_shape(name, shape))
+        assert out.dtype == torch.float32
+        assert torch.isfinite(out).all()
+        lo, hi = CONTRACT[name].get("range", (-1.0, 1.0))
+        assert lo <= out.min() and out.max() <= hi
+        assert out.std() > 0.0
+    elif role == "generator":
         assert isinstance(out, torch.Tensor)
         assert out.shape == (n, *shape)
         assert out.dtype == torch.float32
@@ -146,12 +259,20 @@ def test_output_shape_dtype_and_range(name: str, shape: tuple, variant: dict) ->
         assert torch.isfinite(out).all()
     else:
         assert isinstance(out, CriticOutput)
-        assert out.score.shape == (n,)
+        if CONTRACT[name].get("patch"):  # one logit per patch: (N, h, w)
+            assert out.score.dim() == 3 and out.score.shape[0] == n
+            assert out.score.shape[1] > 0 and out.score.shape[2] > 0
+        else:
+            assert out.score.shape == (n,)
         assert out.score.dtype == torch.float32
         assert out.features is not None
         assert out.features.dim() == 2 and out.features.shape[0] == n
         assert out.features.shape[1] > 0
-        assert out.aux is None
+        if CONTRACT[name].get("aux"):
+            assert out.aux is not None and out.aux.shape == (n, CONTRACT[name]["aux"])
+            assert torch.isfinite(out.aux).all()
+        else:
+            assert out.aux is None
         assert torch.isfinite(out.score).all() and torch.isfinite(out.features).all()
 
 
@@ -195,11 +316,12 @@ def test_safetensors_round_trip(name: str, shape: tuple, variant: dict, tmp_path
 @pytest.mark.parametrize(("name", "shape", "variant"), CASES)
 def test_gradients_reach_every_parameter(name: str, shape: tuple, variant: dict) -> None:
     net = _build(name, shape, variant).train()
-    out = net(_input(name, shape, 4))
-    y = out.score if isinstance(out, CriticOutput) else out
+    out = net(*_input(name, shape, 4))
+    # The score (or the output), and an auxiliary head's logits: both train the network.
+    ys = [out.score, out.aux] if isinstance(out, CriticOutput) else [out]
+    g = torch.Generator().manual_seed(0)
     # A random weighting, so that batch norm's zero-mean outputs do not cancel in a plain sum.
-    w = torch.randn(y.shape, generator=torch.Generator().manual_seed(0))
-    (y * w).sum().backward()
+    sum((y * torch.randn(y.shape, generator=g)).sum() for y in ys if y is not None).backward()
     for pname, p in net.named_parameters():
         assert p.grad is not None, f"{pname} gets no gradient"
         assert torch.isfinite(p.grad).all(), pname
@@ -210,12 +332,15 @@ def test_gradients_reach_every_parameter(name: str, shape: tuple, variant: dict)
 def test_batch_of_one_in_eval_mode(name: str, shape: tuple, variant: dict) -> None:
     net = _build(name, shape, variant).eval()
     with torch.no_grad():
-        out = net(_input(name, shape, 1))
+        out = net(*_input(name, shape, 1))
     if isinstance(out, CriticOutput):
-        assert out.score.shape == (1,)
+        assert out.score.shape[0] == 1
+        assert out.score.dim() == (3 if CONTRACT[name].get("patch") else 1)
         assert out.features is not None and out.features.shape[0] == 1
     elif CONTRACT[name]["role"] == "encoder":
         assert out.shape == (1, LATENT_DIM)
+    elif CONTRACT[name]["role"] == "translator":
+        assert out.shape == (1, *_out_shape(name, shape))
     else:
         assert out.shape == (1, *shape)
 
@@ -224,17 +349,24 @@ def test_batch_of_one_in_eval_mode(name: str, shape: tuple, variant: dict) -> No
 def test_wrong_input_shape_is_rejected(name: str) -> None:
     shape = CONTRACT[name]["shapes"][0]
     net = _build(name, shape, {}).eval()
-    bad = (
-        torch.randn(2, LATENT_DIM + 1)
-        if CONTRACT[name]["role"] == "generator"
-        else torch.randn(2, *shape[:-1], shape[-1] + 1)
-    )
+    if CONTRACT[name]["role"] == "generator":
+        bad = torch.randn(2, LATENT_DIM + 1)
+    elif CONTRACT[name].get("any_size"):  # any H, W is fine: a wrong channel count is not
+        bad = torch.randn(2, shape[0] + 1, *shape[1:])
+    else:
+        bad = torch.randn(2, *shape[:-1], shape[-1] + 1)
+    _, *labels = _input(name, shape, 2)
     with pytest.raises(ValueError, match="expects"):
-        net(bad)
+        net(bad, *labels)
 
 
 # -- options -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["mlp-g", "mlp-e", "mlp-d", "dcgan-g", "dcgan-d"])
+@pytest.mark.parametrize(
+    "name",
+    ["mlp-g", "mlp-e", "mlp-d", "dcgan-g", "dcgan-d", "unet-g", "patchgan-d",
+     "resnet-translator", "discogan-g", "discogan-d", "stargan-g", "stargan-d",
+     "srresnet-g", "srgan-d", "segan-s", "segan-c"],
+)  # fmt: skip
 def test_spectral_norm_wraps_every_linear_and_conv(name: str) -> None:
     shape = CONTRACT[name]["shapes"][0]
     net = _build(name, shape, {"spectral_norm": True})
@@ -304,6 +436,12 @@ def test_validation_rejects_a_wrong_type() -> None:
         {"name": "mlp-g", "out_activation": "sigmoid"},
         {"name": "dcgan-d", "norm": "instance"},
         {"name": "mlp-g", "latent_dim": 0},
+        {"name": "unet-g", "depth": 0},
+        {"name": "unet-g", "norm": "layer"},
+        {"name": "patchgan-d", "receptive_field": 50},
+        {"name": "srresnet-g", "scale": 3},
+        {"name": "stargan-d", "num_domains": 0},
+        {"name": "resnet-translator", "n_blocks": -1},
     ],
 )
 def test_validation_rejects_out_of_range_values(spec: dict) -> None:

@@ -404,7 +404,8 @@ class Generator:
     def translate(
         self, x: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 64
     ) -> torch.Tensor:
-        """Translate images x (N, C, H, W) in [-1, 1]: (N, C', H', W') in [-1, 1].
+        """Translate images x (N, C, H, W) in [-1, 1]: (N, C', H', W') in [-1, 1] (SegAN's
+        masks, probabilities p in training, come out as 2p - 1).
 
         ``labels`` (N,) int64 are the target domains of a multi-domain translator
         (StarGAN), required there and refused elsewhere.
@@ -431,7 +432,11 @@ class Generator:
             xi = x[i : i + batch_size].to(device)
             args = (xi,) if labels is None else (xi, labels[i : i + batch_size].to(device))
             out.append(self.net(*args).cpu())
-        return torch.cat(out)
+        y = torch.cat(out)
+        lo, hi = spec.get("output_range", [-1.0, 1.0])
+        # A net with another output range (SegAN's mask probabilities in [0, 1]) is mapped
+        # to the [-1, 1] of every image: 2 (y - lo) / (hi - lo) - 1.
+        return y if (lo, hi) == (-1.0, 1.0) else (y - lo) * (2.0 / (hi - lo)) - 1.0
 
     @property
     def kind(self) -> str:
