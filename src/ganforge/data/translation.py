@@ -36,6 +36,7 @@ as ``../shared/datasets/cifar10-jpeg``); that copy is lossy (quality 75), which
 
 from __future__ import annotations
 
+import typing
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -588,20 +589,6 @@ def sample_patches(
 
 #: scikit-image's bundled pictures usable by ``sr-photos`` (all load offline from the
 #: wheel, checked with scikit-image 0.26); grey ones are replicated to 3 channels.
-SKIMAGE_PHOTOS = (
-    "astronaut",
-    "brick",
-    "camera",
-    "chelsea",
-    "coffee",
-    "coins",
-    "grass",
-    "gravel",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "moon",
-    "rocket",
-)
 PhotoName = Literal[
     "astronaut",
     "brick",
@@ -616,6 +603,7 @@ PhotoName = Literal[
     "moon",
     "rocket",
 ]
+SKIMAGE_PHOTOS: tuple[str, ...] = typing.get_args(PhotoName)
 DEFAULT_PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "rocket")
 TRAIN_FRACTION = 0.75  # sr-photos: columns [0, 0.75 W) train, [0.75 W, W) test
 

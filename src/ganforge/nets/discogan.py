@@ -23,10 +23,10 @@ from ganforge.nets.base import CriticOutput
 from ganforge.nets.unet import check_image
 from ganforge.nn.layers import (
     LEAKY_SLOPE,
+    ConvPyramid,
     InitName,
     PositiveInt,
     Shape,
-    UnsupportedShapeError,
     apply_spectral_norm,
     init_weights,
 )
@@ -157,33 +157,11 @@ class DiscoGANDiscriminator(nn.Module):
         n = int(n_layers)
         if not 2 <= n <= 8:
             raise ValueError(f"discogan-d: n_layers must be in 2..8; got {n}.")
-        if norm not in ("batch", "none"):
-            raise ValueError(f"discogan-d: norm must be 'batch' or 'none'; got {norm!r}.")
-        m = 2**n
-        if len(self.in_shape) != 3 or self.in_shape[1] % m or self.in_shape[2] % m:
-            raise UnsupportedShapeError(
-                f"discogan-d needs in_shape (C, H, W) with H and W multiples of 2**n_layers "
-                f"= {m}; got in_shape={self.in_shape}. Use n_layers <= log2 of the "
-                f"largest power of two dividing H and W, or resize the images."
-            )
-        c_in, h, w = self.in_shape
-        bn = norm == "batch"
-        self.blocks = nn.ModuleList()
-        c = base_channels
-        splits = []
-        for k in range(n):
-            layers: list[nn.Module] = [nn.Conv2d(c_in, c, 4, 2, 1, bias=not (bn and k > 0))]
-            if bn and k > 0:
-                layers.append(nn.BatchNorm2d(c))
-            layers.append(nn.LeakyReLU(LEAKY_SLOPE))
-            self.blocks.append(nn.Sequential(*layers))
-            h, w = h // 2, w // 2
-            if k > 0:
-                splits.append(c * h * w)
-            c_in, c = c, 2 * c
-        self.head = nn.Conv2d(c_in, 1, (h, w))  # the whole final map -> one logit
+        self.trunk = ConvPyramid("discogan-d", self.in_shape, base_channels, n, norm)
+        c, h, w = self.trunk.out_shape
+        self.head = nn.Conv2d(c, 1, (h, w))  # the whole final map -> one logit
         #: Widths of flatten(h_2), ..., flatten(h_n) inside ``features``.
-        self.feature_splits: tuple[int, ...] = tuple(splits)
+        self.feature_splits: tuple[int, ...] = self.trunk.widths[1:]
         init_weights(self, init)
         if spectral_norm:
             apply_spectral_norm(self)
@@ -195,11 +173,8 @@ class DiscoGANDiscriminator(nn.Module):
                 f"discogan-d expects images of shape (N, {', '.join(map(str, self.in_shape))}); "
                 f"got {tuple(x.shape)}."
             )
-        feats = []
-        h = x
-        for k, block in enumerate(self.blocks):
-            h = block(h)
-            if k > 0:
-                feats.append(h.flatten(1))
+        hs = self.trunk(x)
+        feats = [h.flatten(1) for h in hs[1:]]
+        h = hs[-1]
         score = self.head(h).reshape(x.shape[0])
         return CriticOutput(score=score, features=torch.cat(feats, dim=1), aux=None)

@@ -22,11 +22,10 @@ from torch import nn
 from ganforge.nets.base import CriticOutput
 from ganforge.nets.unet import UNet, UNetDepth
 from ganforge.nn.layers import (
-    LEAKY_SLOPE,
+    ConvPyramid,
     InitName,
     PositiveInt,
     Shape,
-    UnsupportedShapeError,
     apply_spectral_norm,
     init_weights,
 )
@@ -128,31 +127,10 @@ class SegANCritic(nn.Module):
     ) -> None:
         super().__init__()
         self.in_shape = tuple(int(s) for s in in_shape)
-        n = int(n_layers)
-        if norm not in ("batch", "none"):
-            raise ValueError(f"segan-c: norm must be 'batch' or 'none'; got {norm!r}.")
-        m = 2**n
-        if len(self.in_shape) != 3 or self.in_shape[1] % m or self.in_shape[2] % m:
-            raise UnsupportedShapeError(
-                f"segan-c needs in_shape (C, H, W) with H and W multiples of 2**n_layers = "
-                f"{m}; got in_shape={self.in_shape}. Lower n_layers or resize the images."
-            )
+        self.trunk = ConvPyramid("segan-c", self.in_shape, base_channels, int(n_layers), norm)
         c_in, h, w = self.in_shape
-        splits = [c_in * h * w]
-        bn = norm == "batch"
-        self.blocks = nn.ModuleList()
-        c = base_channels
-        for k in range(n):
-            use_bn = bn and k > 0
-            layers: list[nn.Module] = [nn.Conv2d(c_in, c, 4, 2, 1, bias=not use_bn)]
-            layers += [nn.BatchNorm2d(c)] if use_bn else []
-            layers.append(nn.LeakyReLU(LEAKY_SLOPE))
-            self.blocks.append(nn.Sequential(*layers))
-            h, w = h // 2, w // 2
-            splits.append(c * h * w)
-            c_in, c = c, 2 * c
         #: Widths of flatten(h_0) (the input), flatten(h_1), ..., flatten(h_n) in ``features``.
-        self.feature_splits: tuple[int, ...] = tuple(splits)
+        self.feature_splits: tuple[int, ...] = (c_in * h * w, *self.trunk.widths)
         init_weights(self, init)
         if spectral_norm:
             apply_spectral_norm(self)
@@ -165,10 +143,8 @@ class SegANCritic(nn.Module):
                 f"segan-c expects masked images of shape "
                 f"(N, {', '.join(map(str, self.in_shape))}); got {tuple(x.shape)}."
             )
-        feats = [x.flatten(1)]
-        h = x
-        for block in self.blocks:
-            h = block(h)
-            feats.append(h.flatten(1))
+        hs = self.trunk(x)
+        feats = [x.flatten(1)] + [h.flatten(1) for h in hs]
+        h = hs[-1]
         score = h.mean(dim=(1, 2, 3))
         return CriticOutput(score=score, features=torch.cat(feats, dim=1), aux=None)

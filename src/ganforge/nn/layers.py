@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import torch
 from pydantic import Field
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
@@ -117,3 +118,63 @@ class UnsupportedShapeError(ConfigError, ValueError):
     A :class:`~ganforge.errors.ConfigError` (the CLI shows the message without a
     traceback) and a ``ValueError`` (what Python code expects for a bad argument).
     """
+
+
+class ConvPyramid(nn.Module):
+    """n stride-2 blocks Conv 4x4 -> [BatchNorm] -> LeakyReLU(0.2), channels doubling from
+    ``base_channels``; returns every block's activation (multi-scale critic features).
+
+    The shared trunk of the DiscoGAN critic (Kim et al. 2017) and the SegAN critic (Xue et
+    al. 2018): both read the activations of every layer. Batch norm (``norm="batch"``) is
+    on every block but the first, as in DCGAN (Radford et al. 2016).
+
+    Args:
+        name: the network's registry name, for error messages.
+        in_shape: (C, H, W); H and W must be multiples of 2**n_layers.
+        base_channels, n_layers, norm: widths, depth and normalisation.
+
+    Attributes:
+        out_shape: (C', H / 2**n, W / 2**n) of the last block.
+        widths: flattened size of each block's activation, in order.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        in_shape: tuple[int, ...],
+        base_channels: int,
+        n_layers: int,
+        norm: Literal["batch", "none"] = "batch",
+    ) -> None:
+        super().__init__()
+        if norm not in ("batch", "none"):
+            raise ValueError(f"{name}: norm must be 'batch' or 'none'; got {norm!r}.")
+        m = 2**n_layers
+        if len(in_shape) != 3 or in_shape[1] % m or in_shape[2] % m:
+            raise UnsupportedShapeError(
+                f"{name} needs in_shape (C, H, W) with H and W multiples of 2**n_layers = "
+                f"{m}; got in_shape={tuple(in_shape)}. Lower n_layers or resize the images."
+            )
+        c_in, h, w = in_shape
+        c = base_channels
+        self.blocks = nn.ModuleList()
+        widths = []
+        for k in range(n_layers):
+            bn = norm == "batch" and k > 0
+            layers: list[nn.Module] = [nn.Conv2d(c_in, c, 4, 2, 1, bias=not bn)]
+            layers += [nn.BatchNorm2d(c)] if bn else []
+            layers.append(nn.LeakyReLU(LEAKY_SLOPE))
+            self.blocks.append(nn.Sequential(*layers))
+            h, w = h // 2, w // 2
+            widths.append(c * h * w)
+            c_in, c = c, 2 * c
+        self.out_shape = (c_in, h, w)
+        self.widths: tuple[int, ...] = tuple(widths)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """x: (N, C, H, W) -> [h_1, ..., h_n], h_k: (N, base * 2^(k-1), H / 2^k, W / 2^k)."""
+        out = []
+        for block in self.blocks:
+            x = block(x)
+            out.append(x)
+        return out
