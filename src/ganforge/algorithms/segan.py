@@ -119,6 +119,7 @@ class SegAN(Translation):
     networks: ClassVar[dict[str, str]] = {"s": "generator", "c": "critic"}
     optimizers: ClassVar[dict[str, tuple[str, ...]]] = {"c": ("c",), "s": ("s",)}
     critics: ClassVar[tuple[str, ...]] = ("c",)
+    critic_phase: ClassVar[str] = "c"
     source_key: ClassVar[str] = "source"
 
     def __init__(
@@ -212,15 +213,6 @@ class SegAN(Translation):
                 loss = loss + self.dice_weight * dice
             return LossOutput(loss, logs)
         raise ValueError(f"unknown phase {phase!r}")
-
-    def after_step(self, phase: str, step: int) -> None:
-        """After a critic step, the penalties' projections (weight clipping) on ``c``."""
-        if phase != "c":
-            return
-        for pen in self.penalties:
-            project = getattr(pen, "after_step", None)
-            if project is not None:
-                project(self.nets["c"])
 
     # -- sampling -------------------------------------------------------------------------
     def translate(

@@ -118,8 +118,10 @@ class Translation(Algorithm):
     """
 
     source_key: ClassVar[str] = "source"
-    #: the critics' network keys (penalties' ``after_step`` projections apply to each).
+    #: the critics' network keys (penalties' ``after_step`` projections apply to each)
+    #: and the phase that steps them.
     critics: ClassVar[tuple[str, ...]] = ("d",)
+    critic_phase: ClassVar[str] = "d"
 
     def __init__(
         self,
@@ -225,7 +227,7 @@ class Translation(Algorithm):
     # -- projections ----------------------------------------------------------------------
     def after_step(self, phase: str, step: int) -> None:
         """After a critic step, the penalties' projections (weight clipping) on each critic."""
-        if phase != "d":
+        if phase != self.critic_phase:
             return
         for pen in self.penalties:
             project = getattr(pen, "after_step", None)
