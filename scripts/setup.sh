@@ -2,7 +2,7 @@
 # Create .venv and install ganforge into it (editable), choosing the right PyTorch build.
 #
 #   scripts/setup.sh          runtime dependencies
-#   scripts/setup.sh dev      + test tools (pytest, ruff)
+#   scripts/setup.sh dev      + test tools (pytest, ruff, httpx, Playwright + Debian's chromium)
 #
 # A plain `pip install torch` on a machine without a GPU pulls a CUDA build of several
 # GB. So when no NVIDIA GPU is visible we first install the CPU build named by
@@ -30,6 +30,20 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
 fi
 if [ "$EXTRA" = "dev" ]; then
   "$VENV/bin/pip" install "${PIP_FLAGS[@]}" -e ".[dev]"
+  # The lab's browser tests drive Debian's Chromium through Playwright (never a browser
+  # download). Installed when missing and apt is usable; otherwise those tests skip and
+  # say why.
+  if ! command -v chromium >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+      echo "setup: installing Debian's chromium for the lab's browser tests"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+        || { apt-get update -q >/dev/null 2>&1 \
+             && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } \
+        || echo "setup: could not install chromium; the browser tests will be skipped"
+    else
+      echo "setup: chromium not found and apt-get not usable; the browser tests will be skipped"
+    fi
+  fi
 else
   "$VENV/bin/pip" install "${PIP_FLAGS[@]}" -e .
 fi
