@@ -18,6 +18,7 @@ from PIL import Image
 
 import ganforge.data.translation_folders as tf
 from ganforge.data import TensorDataset, float_to_uint8, list_datasets, prepare, uint8_to_float
+from ganforge.data.base import spread
 from ganforge.data.download import REMOTE
 from ganforge.data.translation import (
     DEFAULT_DOMAINS,
@@ -27,7 +28,6 @@ from ganforge.data.translation import (
     luma,
     random_colors,
     sobel_edges,
-    spread,
 )
 from ganforge.data.translation_folders import RemoteArchive, extract_archive
 from ganforge.errors import ConfigError, DataError

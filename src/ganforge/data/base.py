@@ -28,6 +28,17 @@ def float_to_uint8(x: torch.Tensor) -> torch.Tensor:
     return torch.floor((x.detach().float() + 1.0) * 127.5 + 0.5).clamp_(0, 255).to(torch.uint8)
 
 
+def spread(n: int, limit: int | None) -> torch.Tensor:
+    """Indices of ``limit`` samples evenly spaced over ``range(n)`` (all of them if None).
+
+    Evenly spaced rather than "the first ``limit``": class-sorted sources (the CIFAR-10
+    JPEG folders) then still cover every class, and the choice is deterministic.
+    """
+    if limit is None or limit >= n:
+        return torch.arange(n)
+    return torch.arange(limit) * n // limit
+
+
 @dataclass
 class TensorDataset:
     """A dataset held in memory.

@@ -20,14 +20,18 @@ from __future__ import annotations
 import io
 import pickle
 import tarfile
+import zipfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 
-from ganforge.data.base import TensorDataset
+from ganforge.data import image_folder
+from ganforge.data.base import TensorDataset, spread
 from ganforge.data.download import (
     LOCAL_COPY_HINT,
     RemoteFile,
@@ -269,17 +273,125 @@ def _class_names(members: _Members) -> list[str]:
     return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
 
 
+# -- the JPEG copy (zip or folder of <split>/<class>/*.jpg) ----------------------------------
+def _cifar_image_source(root: str | None) -> Path | None:
+    """The JPEG copy (zip or folder) that ``root`` names, or None for the official batches."""
+    if root is None:
+        return None
+    p = Path(root).expanduser()
+    if p.is_file():
+        return p if zipfile.is_zipfile(p) else None
+    if not p.is_dir():
+        raise DataError(
+            f"cifar10: data.root={root!r} does not exist. Point it at the official "
+            f"cifar-10-python.tar.gz (or its extracted folder), or at a JPEG copy (a zip or "
+            f"folder of <split>/<class>/*.jpg); or leave root unset to download CIFAR-10."
+        )
+    official = ("data_batch_1", "test_batch", "cifar-10-batches-py", "cifar-10-python.tar.gz")
+    if any((p / name).exists() for name in official):
+        return None
+    if (p / "train").is_dir() or (p / "test").is_dir():
+        return p
+    zips = sorted(z for z in p.glob("*.zip") if zipfile.is_zipfile(z))
+    return zips[0] if len(zips) == 1 else None  # None: the cifar10 loader explains
+
+
+def _pick(
+    labels: torch.Tensor, classes: Sequence[int], limit: int | None, per_class: bool
+) -> torch.Tensor:
+    """Positions of the ``classes`` in ``labels``, ``limit`` evenly spaced (per class or not)."""
+    if not per_class:
+        idx = torch.isin(labels, torch.tensor(list(classes))).nonzero().flatten()
+        return idx[spread(len(idx), limit)]
+    parts = [(labels == c).nonzero().flatten() for c in classes]
+    return torch.cat([p[spread(len(p), limit)] for p in parts])
+
+
+def load_cifar(
+    split: str,
+    root: str | None,
+    classes: Sequence[int] | None = None,
+    limit: int | None = None,
+    per_class: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """CIFAR-10 images (N, 3, 32, 32) uint8 and labels (N,) int64 of ``classes`` (default all).
+
+    ``root``: anything the ``cifar10`` loader takes, or the JPEG copy (zip or folder with
+    ``<split>/<class>/*.jpg``). ``limit``: at most that many (of each class when
+    ``per_class``), evenly spaced over the split's order (class-sorted for the JPEG copy),
+    so that every class is represented. ``info["cifar_index"]`` holds the positions picked
+    in the split of ``info["cifar_n"]`` images.
+    """
+    wanted = list(range(10)) if classes is None else list(classes)
+    jpeg = _cifar_image_source(root)
+    if jpeg is None:
+        ds = cifar10(split, root)  # type: ignore[arg-type]  (official batches: no limit)
+        pick = _pick(ds.tensors["label"], wanted, limit, per_class)
+        info = {
+            "cifar_source": ds.info["source"],
+            "classes": ds.info["classes"],
+            "cifar_n": len(ds),
+            "cifar_index": pick,
+        }
+        return ds.tensors["real"][pick], ds.tensors["label"][pick], info
+    with image_folder._open_source(jpeg) as (names, read, kind):
+        prefix = f"{split}/"
+        names = [
+            n
+            for n in names
+            if n.startswith(prefix)
+            and n.count("/") == 2
+            and n.split("/")[1] in CLASSES
+            and image_folder._is_image_name(n)
+        ]
+        folder_labels = torch.tensor([CLASSES.index(n.split("/")[1]) for n in names])
+        pick = _pick(folder_labels, wanted, limit, per_class)
+        if len(pick) == 0:
+            raise DataError(
+                f"cifar10: the JPEG copy {jpeg} has no images under {prefix}<class>/ for the "
+                f"classes {[CLASSES[c] for c in wanted]}. Expected <split>/<class>/NNNN.jpg "
+                f"entries (class folders named {', '.join(CLASSES)})."
+            )
+        ds = image_folder._load(
+            jpeg, [names[i] for i in pick.tolist()], read, kind, split, None, "center", 3, None
+        )
+    if ds.shape != (3, 32, 32):
+        raise DataError(f"cifar10: the JPEG copy {jpeg} has {ds.shape} images, not 3x32x32.")
+    info = {
+        "cifar_source": f"{jpeg} (JPEG copy: lossy)",
+        "classes": list(CLASSES),
+        "cifar_n": len(names),
+        "cifar_index": pick,
+    }
+    return ds.tensors["real"], folder_labels[pick], info
+
+
 @DATASETS.register(
     "cifar10", paper="Krizhevsky 2009, Learning multiple layers of features from tiny images"
 )
-def cifar10(split: Literal["train", "test"] = "train", root: str | None = None) -> TensorDataset:
-    """CIFAR-10 (official pickled batches): real (N, 3, 32, 32) uint8, label (N,) 0..9.
+def cifar10(
+    split: Literal["train", "test"] = "train",
+    root: str | None = None,
+    limit: Annotated[int, Field(gt=0)] | None = None,
+) -> TensorDataset:
+    """CIFAR-10: real (N, 3, 32, 32) uint8, label (N,) 0..9.
 
-    N = 50,000 (train) or 10,000 (test). ``root``: the tarball, a folder holding it, or
-    an extracted ``cifar-10-batches-py`` folder; when None, the cache folder,
-    downloading https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (163 MB,
-    md5 c58f30108f718f92721af3b95e74349a) if missing.
+    N = 50,000 (train) or 10,000 (test). ``root``: the official tarball, a folder holding
+    it, or an extracted ``cifar-10-batches-py`` folder; or a JPEG copy (a zip or folder of
+    ``<split>/<class>/*.jpg``, lossy: the card's ``source`` says so); when None, the cache
+    folder, downloading https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (163 MB,
+    md5 c58f30108f718f92721af3b95e74349a) if missing. ``limit``: at most that many
+    images, evenly spaced over the split (every class represented).
     """
+    if limit is not None or _cifar_image_source(root) is not None:
+        real, labels, info = load_cifar(split, root, limit=limit)
+        return TensorDataset(
+            name="cifar10",
+            kind="images",
+            tensors={"real": real, "label": labels},
+            num_classes=10,
+            info={"classes": info["classes"], "split": split, "source": info["cifar_source"]},
+        )
     members = _locate(root)
     parts = [_load_batch(members, b) for b in SPLIT_BATCHES[split]]
     images = np.concatenate([p[0] for p in parts])

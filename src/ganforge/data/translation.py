@@ -37,9 +37,7 @@ as ``../shared/datasets/cifar10-jpeg``); that copy is lossy (quality 75), which
 from __future__ import annotations
 
 import typing
-import zipfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -47,11 +45,9 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from ganforge.data import image_folder as _imgf
 from ganforge.data._image import round_to_uint8_
-from ganforge.data.base import TensorDataset, float_to_uint8, uint8_to_float
-from ganforge.data.cifar10 import CLASSES as CIFAR_CLASSES
-from ganforge.data.cifar10 import cifar10
+from ganforge.data.base import TensorDataset, float_to_uint8, spread, uint8_to_float
+from ganforge.data.cifar10 import load_cifar
 from ganforge.data.mnist import FASHION_MNIST, MNIST, load_idx_dataset
 from ganforge.errors import ConfigError, DataError
 from ganforge.registry import DATASETS
@@ -62,17 +58,6 @@ _CHUNK = 8192  # images per vectorised step: bounds the float copies to a few hu
 
 
 # -- small helpers ------------------------------------------------------------------------
-def spread(n: int, limit: int | None) -> torch.Tensor:
-    """Indices of ``limit`` samples evenly spaced over ``range(n)`` (all of them if None).
-
-    Evenly spaced rather than "the first ``limit``": class-sorted sources (the CIFAR-10
-    JPEG folders) then still cover every class, and the choice is deterministic.
-    """
-    if limit is None or limit >= n:
-        return torch.arange(n)
-    return torch.arange(limit) * n // limit
-
-
 def to_rgb(gray: torch.Tensor) -> torch.Tensor:
     """(N, 1, H, W) -> (N, 3, H, W) by replicating the channel (a real copy, not a view)."""
     return gray.expand(-1, 3, -1, -1).contiguous()
@@ -160,98 +145,6 @@ def bicubic_downsample(images: torch.Tensor, scale: int) -> torch.Tensor:
 # -- base images --------------------------------------------------------------------------
 def _idx_set(name: str, split: str, root: str | None, resolution: int) -> TensorDataset:
     return load_idx_dataset(MNIST if name == "mnist" else FASHION_MNIST, split, root, resolution)
-
-
-def _cifar_image_source(root: str | None) -> Path | None:
-    """The JPEG copy (zip or folder) that ``root`` names, or None for the official batches."""
-    if root is None:
-        return None
-    p = Path(root).expanduser()
-    if p.is_file():
-        return p if zipfile.is_zipfile(p) else None
-    if not p.is_dir():
-        raise DataError(
-            f"cifar10: data.root={root!r} does not exist. Point it at the official "
-            f"cifar-10-python.tar.gz (or its extracted folder), or at a JPEG copy (a zip or "
-            f"folder of <split>/<class>/*.jpg); or leave root unset to download CIFAR-10."
-        )
-    official = ("data_batch_1", "test_batch", "cifar-10-batches-py", "cifar-10-python.tar.gz")
-    if any((p / name).exists() for name in official):
-        return None
-    if (p / "train").is_dir() or (p / "test").is_dir():
-        return p
-    zips = sorted(z for z in p.glob("*.zip") if zipfile.is_zipfile(z))
-    return zips[0] if len(zips) == 1 else None  # None: the cifar10 loader explains
-
-
-def _pick(
-    labels: torch.Tensor, classes: Sequence[int], limit: int | None, per_class: bool
-) -> torch.Tensor:
-    """Positions of the ``classes`` in ``labels``, ``limit`` evenly spaced (per class or not)."""
-    if not per_class:
-        idx = torch.isin(labels, torch.tensor(list(classes))).nonzero().flatten()
-        return idx[spread(len(idx), limit)]
-    parts = [(labels == c).nonzero().flatten() for c in classes]
-    return torch.cat([p[spread(len(p), limit)] for p in parts])
-
-
-def load_cifar(
-    split: str,
-    root: str | None,
-    classes: Sequence[int] | None = None,
-    limit: int | None = None,
-    per_class: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
-    """CIFAR-10 images (N, 3, 32, 32) uint8 and labels (N,) int64 of ``classes`` (default all).
-
-    ``root``: anything the ``cifar10`` loader takes, or the JPEG copy (zip or folder with
-    ``<split>/<class>/*.jpg``). ``limit``: at most that many (of each class when
-    ``per_class``), evenly spaced over the split's order (class-sorted for the JPEG copy),
-    so that every class is represented. ``info["cifar_index"]`` holds the positions picked
-    in the split of ``info["cifar_n"]`` images.
-    """
-    wanted = list(range(10)) if classes is None else list(classes)
-    jpeg = _cifar_image_source(root)
-    if jpeg is None:
-        ds = cifar10(split, root)  # type: ignore[arg-type]
-        pick = _pick(ds.tensors["label"], wanted, limit, per_class)
-        info = {
-            "cifar_source": ds.info["source"],
-            "classes": ds.info["classes"],
-            "cifar_n": len(ds),
-            "cifar_index": pick,
-        }
-        return ds.tensors["real"][pick], ds.tensors["label"][pick], info
-    with _imgf._open_source(jpeg) as (names, read, kind):
-        prefix = f"{split}/"
-        names = [
-            n
-            for n in names
-            if n.startswith(prefix)
-            and n.count("/") == 2
-            and n.split("/")[1] in CIFAR_CLASSES
-            and _imgf._is_image_name(n)
-        ]
-        folder_labels = torch.tensor([CIFAR_CLASSES.index(n.split("/")[1]) for n in names])
-        pick = _pick(folder_labels, wanted, limit, per_class)
-        if len(pick) == 0:
-            raise DataError(
-                f"cifar10: the JPEG copy {jpeg} has no images under {prefix}<class>/ for the "
-                f"classes {[CIFAR_CLASSES[c] for c in wanted]}. Expected <split>/<class>/NNNN.jpg "
-                f"entries (class folders named {', '.join(CIFAR_CLASSES)})."
-            )
-        ds = _imgf._load(
-            jpeg, [names[i] for i in pick.tolist()], read, kind, split, None, "center", 3, None
-        )
-    if ds.shape != (3, 32, 32):
-        raise DataError(f"cifar10: the JPEG copy {jpeg} has {ds.shape} images, not 3x32x32.")
-    info = {
-        "cifar_source": f"{jpeg} (JPEG copy: lossy)",
-        "classes": list(CIFAR_CLASSES),
-        "cifar_n": len(names),
-        "cifar_index": pick,
-    }
-    return ds.tensors["real"], folder_labels[pick], info
 
 
 def _check_limit_nonempty(n: int, what: str) -> None:

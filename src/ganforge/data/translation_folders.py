@@ -60,7 +60,7 @@ from PIL import Image
 from pydantic import Field
 
 from ganforge.data import image_folder as _imgf
-from ganforge.data.base import TensorDataset
+from ganforge.data.base import TensorDataset, spread
 from ganforge.data.download import (
     LOCAL_COPY_HINT,
     cache_dir,
@@ -70,7 +70,7 @@ from ganforge.data.download import (
     remote,
     verify_file,
 )
-from ganforge.data.translation import _sr, sample_patches, spread
+from ganforge.data.translation import _sr, sample_patches
 from ganforge.errors import ConfigError, DataError
 from ganforge.io import TMP_PREFIX, atomic_write_text
 from ganforge.registry import DATASETS
