@@ -86,12 +86,21 @@ def tiny_ring8() -> dict[str, Any]:
     return copy.deepcopy(TINY_RING8)
 
 
+@pytest.fixture(scope="session")
+def tiny_ring8_template() -> Callable[[], dict[str, Any]]:
+    """For module-scoped fixtures: a factory of fresh copies of the tiny ring8 recipe.
+
+    (Test modules must not `from conftest import ...`: tests/data has its own conftest,
+    and whichever is imported first owns the module name.)"""
+    return lambda: copy.deepcopy(TINY_RING8)
+
+
 @pytest.fixture
 def tiny_digits() -> dict[str, Any]:
     return copy.deepcopy(TINY_DIGITS)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATASETS}")

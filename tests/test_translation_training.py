@@ -107,15 +107,14 @@ def _png_folder(folder: Path, n: int, size: int, channels: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from conftest import SHARED_DATASETS
+def trained_runs(
+    tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path
+) -> dict[str, Path]:
     from ganforge.engine.run import train
 
-    if not SHARED_DATASETS.is_dir():
-        pytest.skip("real datasets not found")
     out = {}
     for recipe in ("pix2pix-edges2fashion", "srgan-cifar10", "stargan-mnist-domains"):
-        cfg = _cfg(recipe, SHARED_DATASETS)
+        cfg = _cfg(recipe, shared_datasets)
         cfg["train"].update(steps=2, ckpt_every=2, sample_every=2)
         out[recipe] = train(cfg, out=tmp_path_factory.mktemp(recipe) / "run", progress=False)
     return out
