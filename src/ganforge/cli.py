@@ -24,6 +24,7 @@ examples:
   ganforge eval runs/dcgan-mnist-0001 --metrics fid,kid,prdc --n 10000
   ganforge compare runs/dcgan-mnist-*             table across runs, mean +- std over seeds
   ganforge zoo                                    every registered component with its paper
+  ganforge lab --runs runs                        the browser lab on http://127.0.0.1:8765/
   ganforge data list
   ganforge data prepare mnist                     download + verify into $GANFORGE_DATA
 """
@@ -237,6 +238,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ROW",
         help="run only this row (repeatable), e.g. --only gan --only fgan-kl",
     )
+
+    lab = sub.add_parser(
+        "lab",
+        help="the browser lab: live 2-D training and a browser of your runs",
+        description="Start the lab's local web server and print its address. The "
+        "playground trains 2-D GANs live with ganforge's own code; the runs page shows the "
+        "run dirs under --runs (read-only). No authentication: keep the default host.",
+    )
+    lab.add_argument(
+        "--runs", type=Path, default=Path("runs"), help="run dirs to browse (default: runs)"
+    )
+    lab.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    lab.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0: any free)")
 
     d = sub.add_parser("data", help="list or prepare datasets")
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION")
@@ -586,6 +602,12 @@ def _cmd_data(a: argparse.Namespace) -> None:
         raise ConfigError("`ganforge data` needs an action: list or prepare NAME.")
 
 
+def _cmd_lab(a: argparse.Namespace) -> None:
+    from ganforge.lab import serve
+
+    serve(a.runs, a.host, a.port)
+
+
 THEORY_EXAMPLES = """\
 examples:
   ganforge theory gen-losses --out gen-losses.png
@@ -652,6 +674,7 @@ COMMANDS: dict[str, Any] = {
     "features": _cmd_features,
     "translate": _cmd_translate,
     "upscale": _cmd_translate,
+    "lab": _cmd_lab,
 }
 
 
