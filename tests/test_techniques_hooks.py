@@ -240,6 +240,24 @@ def test_unrolled_generator_gradient_goes_through_the_updates(tiny_ring8: dict[s
     assert 1e-4 < rel.item() < 10
 
 
+def test_unrolled_look_ahead_sees_packed_real_inputs(tiny_ring8: dict[str, Any]) -> None:
+    # PacGAN + unrolled: the look-ahead critic trains on packed (real, fake) pairs, so the
+    # generator's phase must pack the real batch too (it once passed it unpacked).
+    algo = _unrolled(tiny_ring8, unroll_steps=1, pack=2)
+    seen = []
+    look = algo.generator_critic
+
+    def spy(real: torch.Tensor, fake: torch.Tensor, step: int, batch: Any = None) -> Any:
+        seen.append((real.shape, fake.shape))
+        return look(real, fake, step, batch)
+
+    algo.generator_critic = spy
+    algo.nets["d"].requires_grad_(False)
+    loss = algo.loss("g", {"real": torch.randn(16, 2)}, step=0).loss
+    assert seen == [((8, 4), (8, 4))]
+    assert torch.isfinite(loss)
+
+
 # -- smoke trains on ring8 and exact resume ------------------------------------------------
 SMOKE: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {
     "label-smoothing": ([{"name": "label-smoothing", "real_range": [0.7, 1.0]}], {}),
@@ -250,6 +268,7 @@ SMOKE: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]] = {
     "instance-noise": ([{"name": "instance-noise", "std": 0.1, "anneal_steps": 10}], {}),
     "unrolled": ([], {"name": "unrolled", "unroll_steps": 2}),
     "pack": ([], {"pack": 2}),
+    "unrolled-pack": ([], {"name": "unrolled", "unroll_steps": 2, "pack": 2}),
     # option-style techniques: set on the networks / optimizers (see ``NET_OPTIONS``)
     "spectral-norm": ([], {}),
     "ttur": ([], {}),

@@ -117,6 +117,10 @@ class Unconditional(Algorithm):
                 f"train.batch_size must be a multiple of it (got {batch_size})."
             )
 
+    #: True when ``generator_critic`` trains a look-ahead copy of the critic on (real, fake)
+    #: (the unrolled GAN): the generator's phase then feeds it real critic inputs (packed).
+    critic_lookahead: bool = False
+
     def phases(self) -> list[Phase]:
         return [Phase("d", "d"), Phase("g", "g", every=self.n_critic)]
 
@@ -143,7 +147,7 @@ class Unconditional(Algorithm):
             fake = self._critic_input(self.generate(g, n, batch), step)
             real = batch["real"]  # transformed only when the generator's loss reads it
             need_real = self.objective.needs_real_for_g or bool(self.hooks["generator_loss"])
-            if need_real or needs_samples(self.objective):
+            if need_real or needs_samples(self.objective) or self.critic_lookahead:
                 real = self._critic_input(real, step)
             critic = self.generator_critic(real, fake, step, batch)
             out_fake = critic(fake)

@@ -119,6 +119,8 @@ class Unrolled(Unconditional):
         self.unroll_betas = (float(unroll_betas[0]), float(unroll_betas[1]))
         self.second_order = second_order
 
+    critic_lookahead = True
+
     def generator_critic(
         self,
         real: torch.Tensor,
