@@ -45,10 +45,7 @@ def final_state(run_dir: Path) -> dict[str, Any]:
 def assert_same_training_state(a: dict[str, Any], b: dict[str, Any]) -> None:
     """Bitwise equality of networks, EMA copies, optimizer moments and RNG."""
     assert a["step"] == b["step"]
-    ta, _ = ckpt.flatten_state({k: a[k] for k in ("nets", "ema", "optim", "rng", "sampler")})
-    tb, _ = ckpt.flatten_state({k: b[k] for k in ("nets", "ema", "optim", "rng", "sampler")})
-    assert ta.keys() == tb.keys()
-    diff = [k for k in ta if not torch.equal(ta[k], tb[k])]
+    diff = ckpt.state_differences(a, b)
     assert not diff, f"tensors differ after resume: {diff[:5]}"
 
 

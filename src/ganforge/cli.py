@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ganforge.errors import ConfigError, GanforgeError
+from ganforge.errors import ConfigError, GanforgeError, TrainingInterrupted
 
 EXAMPLES = """\
 examples:
@@ -692,7 +692,8 @@ def main(argv: list[str] | None = None) -> int:
     except GanforgeError as e:
         if a.debug:
             raise
-        print(f"ganforge {a.command}: error: {e}", file=sys.stderr)
+        kind = "stopped" if isinstance(e, TrainingInterrupted) else "error"
+        print(f"ganforge {a.command}: {kind}: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print(

@@ -37,3 +37,20 @@ class TrainingDiverged(GanforgeError):
     """A loss or a weight became NaN or infinite; training stopped."""
 
     exit_code = 3
+
+
+class RunLockedError(GanforgeError):
+    """Another process is training into the same run dir."""
+
+
+class DiskFullError(CheckpointError):
+    """A write into the run dir failed for lack of space; the previous checkpoint is intact."""
+
+
+class TrainingInterrupted(GanforgeError):
+    """SIGINT or SIGTERM stopped training; a checkpoint of the last step was written."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum  # the shell's convention (130 for Ctrl-C, 143 TERM)

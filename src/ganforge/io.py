@@ -69,6 +69,73 @@ def atomic_write_text(path: Path | str, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+LOCK_NAME = ".lock"
+
+
+class RunLock:
+    """An exclusive lock on a run dir, held by the one process that trains into it.
+
+    ``flock`` on ``<run>/.lock`` (POSIX; ``msvcrt.locking`` on Windows): the operating
+    system drops the lock when its holder dies, even by ``kill -9``, so a crashed run
+    never leaves a stale lock behind, while a live one keeps a second trainer (a
+    ``resume`` started twice, or while ``train`` still runs) from writing checkpoints
+    over its own. The file holds the holder's pid, for the message.
+    """
+
+    def __init__(self, run_dir: Path | str) -> None:
+        self.path = Path(run_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        from ganforge.errors import RunLockedError
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            _lock_fd(fd)
+        except OSError:
+            holder = ""
+            with contextlib.suppress(OSError):
+                os.lseek(fd, 0, os.SEEK_SET)
+                holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f"process {holder}" if holder else "another process"
+            raise RunLockedError(
+                f"{self.path.parent} is being trained by {who}: two trainers writing one "
+                "run would overwrite each other's checkpoints. Wait for it to finish (or "
+                "stop it), or train into another --out."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _lock_fd(fd: int) -> None:
+    """Take a non-blocking exclusive lock on ``fd``; OSError when someone holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 def remove_stale_temps(folder: Path) -> list[Path]:
     """Delete leftovers of interrupted atomic writes in ``folder``; return them."""
     stale = sorted(folder.glob(TMP_PREFIX + "*")) if folder.is_dir() else []

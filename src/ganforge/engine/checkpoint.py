@@ -16,8 +16,10 @@ crash at any point leaves the previous checkpoint intact and pointed to.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -26,12 +28,14 @@ import safetensors
 import safetensors.torch
 import torch
 
-from ganforge.errors import CheckpointError
+from ganforge.errors import CheckpointError, DiskFullError
 from ganforge.io import atomic_write_bytes, atomic_write_text, remove_stale_temps
 
 FORMAT_VERSION = 1
 CKPT_RE = re.compile(r"^step-(\d{8,})\.safetensors$")
 LATEST = "latest"
+# errno values that mean "the disk (or the user's quota) is full"
+DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG})
 
 
 # -- state tree <-> (tensors, JSON) -------------------------------------------------------
@@ -69,6 +73,24 @@ def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(skeleton, list):
         return [unflatten_state(v, tensors) for v in skeleton]
     return skeleton
+
+
+TRAINING_PARTS = ("nets", "ema", "optim", "rng", "sampler")
+
+
+def state_differences(
+    a: dict[str, Any], b: dict[str, Any], parts: tuple[str, ...] = TRAINING_PARTS
+) -> list[str]:
+    """The flat keys whose tensors differ (bitwise) between two states' ``parts``.
+
+    Keys present in only one state count as different. An exact resume, and ranks of a
+    data-parallel run before a checkpoint, must give an empty list.
+    """
+    ta, _ = flatten_state({k: a[k] for k in parts if k in a})
+    tb, _ = flatten_state({k: b[k] for k in parts if k in b})
+    diff = sorted(ta.keys() ^ tb.keys())
+    diff += [k for k in ta.keys() & tb.keys() if not torch.equal(ta[k], tb[k])]
+    return diff
 
 
 def _digest(state_json: str, tensors: dict[str, torch.Tensor]) -> str:
@@ -149,8 +171,19 @@ def save_checkpoint(folder: Path, step: int, state: dict[str, Any], keep_last: i
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(folder)
     path = checkpoint_path(folder, step)
-    atomic_write_bytes(path, encode(state))
-    atomic_write_text(folder / LATEST, path.name + "\n")
+    try:
+        atomic_write_bytes(path, encode(state))
+        atomic_write_text(folder / LATEST, path.name + "\n")
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        found = [p for _, p in list_checkpoints(folder) if p != path]
+        before = f"the previous one, {found[-1].name}, is intact" if found else "none before it"
+        raise DiskFullError(
+            f"No space left on the device while writing {path} "
+            f"({os.strerror(e.errno or 0)}): this checkpoint is not saved and {before}. "
+            f"Free space, then continue with `ganforge resume {folder.parent}`."
+        ) from None
     for _, old in list_checkpoints(folder)[:-keep_last]:
         if old != path:
             old.unlink(missing_ok=True)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +33,16 @@ from ganforge.engine.callbacks import (
     ProgressBar,
     SampleWriter,
 )
-from ganforge.engine.checkpoint import latest_checkpoint, load_checkpoint
+from ganforge.engine.checkpoint import DISK_FULL, latest_checkpoint, load_checkpoint
 from ganforge.engine.trainer import Trainer, seed_everything
-from ganforge.errors import CheckpointError, ConfigError, GanforgeError
-from ganforge.io import atomic_write_bytes, atomic_write_text, remove_stale_temps
+from ganforge.errors import (
+    CheckpointError,
+    ConfigError,
+    DiskFullError,
+    GanforgeError,
+    TrainingInterrupted,
+)
+from ganforge.io import RunLock, atomic_write_bytes, atomic_write_text, remove_stale_temps
 from ganforge.nn.conditional import balanced_labels, draw_codes, with_codes
 
 
@@ -251,14 +259,67 @@ def _make_trainer(
     return trainer, callbacks
 
 
+class StopOnSignal:
+    """SIGINT / SIGTERM while training: finish the current step, checkpoint it, stop.
+
+    The handler only asks the trainer to stop, so a signal never tears a step or a
+    write; the trainer's end hooks then write the checkpoint of the last complete step.
+    A second SIGINT while that happens raises KeyboardInterrupt at once (atomic writes
+    leave the previous checkpoint intact). Handlers can only be set from the main
+    thread; elsewhere (a lab session, a notebook's worker) this is a no-op.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+        self.trainer.request_stop()
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+
 def _fit(trainer: Trainer, built: Built, run_dir: Path) -> Path:
+    stopper = StopOnSignal(trainer)
     try:
-        trainer.run(built.config.train.steps)
+        with stopper:
+            trainer.run(built.config.train.steps)
+    except OSError as e:
+        if e.errno in DISK_FULL:
+            raise DiskFullError(
+                f"No space left to write {e.filename or 'into ' + str(run_dir)} "
+                f"({os.strerror(e.errno or 0)}). The last checkpoint is intact: free space, "
+                f"then continue with `ganforge resume {run_dir}`."
+            ) from None
+        raise
     finally:
         for cb in trainer.callbacks:
             close = getattr(cb, "close", None)
             if close is not None:
                 close()
+    if stopper.signum is not None:
+        name = signal.Signals(stopper.signum).name
+        raise TrainingInterrupted(
+            f"{name} stopped training at step {trainer.step} of "
+            f"{built.config.train.steps}; its checkpoint is written. Continue with "
+            f"`ganforge resume {run_dir}`.",
+            stopper.signum,
+        )
     samples = next(cb for cb in trainer.callbacks if isinstance(cb, SampleWriter))
     samples.write(trainer, "final")
     if (run_dir / "metrics.jsonl").is_file():
@@ -308,10 +369,12 @@ def train(
                 f"Output dir {run_dir} exists and is not empty{hint}. Choose another --out."
             )
         run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(built.config, run_dir / "config.yaml")
-    atomic_write_text(run_dir / "env.json", json.dumps(environment(cfg, built.device), indent=2))
-    trainer, _ = _make_trainer(built, run_dir, progress, list(callbacks))
-    return _fit(trainer, built, run_dir)
+    with RunLock(run_dir):
+        save_config(built.config, run_dir / "config.yaml")
+        env = environment(cfg, built.device)
+        atomic_write_text(run_dir / "env.json", json.dumps(env, indent=2))
+        trainer, _ = _make_trainer(built, run_dir, progress, list(callbacks))
+        return _fit(trainer, built, run_dir)
 
 
 def resume(
@@ -330,6 +393,11 @@ def resume(
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise CheckpointError(f"{run_dir} is not a ganforge run dir (no config.yaml).")
+    with RunLock(run_dir):  # before touching temps: they may be a live trainer's
+        return _resume_locked(run_dir, steps, progress, list(callbacks))
+
+
+def _resume_locked(run_dir: Path, steps: int | None, progress: bool, callbacks: list[Any]) -> Path:
     folder = run_dir / "checkpoints"
     remove_stale_temps(folder)  # leftovers of a write interrupted by a crash
     state = load_checkpoint(latest_checkpoint(folder))
@@ -339,7 +407,7 @@ def resume(
             raise ConfigError(f"--steps {steps} is below the checkpoint's step {state['step']}.")
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": steps})})
     built = build(cfg)
-    trainer, _ = _make_trainer(built, run_dir, progress, list(callbacks))
+    trainer, _ = _make_trainer(built, run_dir, progress, callbacks)
     trainer.load_state_dict(state)
     MetricsWriter.truncate(run_dir, trainer.step)
     if steps is not None:
