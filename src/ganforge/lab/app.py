@@ -234,6 +234,9 @@ class Sessions:
         self.max_sessions, self.idle_timeout = max_sessions, idle_timeout
         self.live: dict[str, LiveSession] = {}
         self.reserved = 0  # slots taken by sessions being built
+        # freed sessions' threads, maybe still finishing an iteration or a frame: joined
+        # at shutdown (a thread inside torch at interpreter exit can abort the process)
+        self.stopping: list[SessionWorker] = []
 
     def reap_idle(self) -> None:
         now = time.monotonic()
@@ -267,15 +270,16 @@ class Sessions:
             return False
         if s.worker is not None:
             s.worker.stop()
+            self.stopping = [w for w in self.stopping if w.thread.is_alive()]
+            self.stopping.append(s.worker)
         if s.outbox is not None:  # deleted while its page is open: close the socket
             s.outbox.post("close", "")
         return True
 
     def close_all(self, timeout: float = 2.0) -> None:
-        workers = [s.worker for s in self.live.values() if s.worker is not None]
         for sid in list(self.live):
             self.free(sid)
-        for w in workers:
+        for w in self.stopping:
             w.stop(timeout)
 
 

@@ -37,6 +37,14 @@
     return ticks;
   }
 
+  // Tick labels with as many decimals as the tick spacing needs ("0.5 1 1.5", "10 12 14").
+  function tickFormat(ticks) {
+    const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 0;
+    const big = ticks.some((t) => Math.abs(t) >= 1e5);
+    const dec = step > 0 ? Math.max(0, -Math.floor(Math.log10(step) + 1e-9)) : 2;
+    return (t) => (big || dec > 4 ? formatNumber(t) : t.toFixed(dec));
+  }
+
   class LineChart {
     constructor(canvas, opts) {
       this.canvas = canvas;
@@ -122,9 +130,8 @@
       }
 
       const m = {l: 46, r: 10, t: ly + 8, b: 30};
-      const pw = w - m.l - m.r;
       const ph = h - m.t - m.b;
-      if (pw < 10 || ph < 10) return;
+      if (ph < 10 || w - m.l - m.r < 10) return;
 
       let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
       for (const s of series) {
@@ -138,10 +145,11 @@
           }
         }
       }
-      ctx.strokeStyle = "#cbd5e0";
-      ctx.lineWidth = 1;
-      ctx.strokeRect(m.l + 0.5, m.t + 0.5, pw, ph);
       if (!Number.isFinite(x0) || !Number.isFinite(y0)) {
+        const pw = w - m.l - m.r;
+        ctx.strokeStyle = "#cbd5e0";
+        ctx.lineWidth = 1;
+        ctx.strokeRect(m.l + 0.5, m.t + 0.5, pw, ph);
         ctx.fillStyle = "#718096";
         ctx.textAlign = "center";
         ctx.fillText(o.empty, m.l + pw / 2, m.t + ph / 2);
@@ -150,10 +158,7 @@
       }
       if (o.yMin !== null) y0 = Math.min(y0, o.yMin);
       if (o.yMax !== null) y1 = Math.max(y1, o.yMax);
-      if (x1 <= x0) {
-        x0 -= 1;
-        x1 += 1;
-      }
+      if (x1 <= x0) x1 = x0 + 10; // one step so far: whole-number ticks from it
       if (y1 <= y0) {
         const pad = Math.abs(y0) * 0.1 || 1;
         y0 -= pad;
@@ -163,29 +168,43 @@
         if (o.yMin === null) y0 -= pad;
         if (o.yMax === null) y1 += pad;
       }
+      // The left margin fits the widest y tick label and the rotated axis label.
+      const yTicks = niceTicks(y0, y1, Math.max(2, Math.floor(ph / 30)));
+      const yFmt = tickFormat(yTicks);
+      const labelW = Math.max(...yTicks.map((t) => ctx.measureText(yFmt(t)).width));
+      m.l = Math.max(m.l, Math.ceil(labelW) + (o.yLabel ? 24 : 10));
+      const pw = w - m.l - m.r;
+      if (pw < 10) return;
       const X = (x) => m.l + ((x - x0) / (x1 - x0)) * pw;
       const Y = (y) => m.t + ph - ((y - y0) / (y1 - y0)) * ph;
+      ctx.strokeStyle = "#cbd5e0";
+      ctx.lineWidth = 1;
+      ctx.strokeRect(m.l + 0.5, m.t + 0.5, pw, ph);
 
       // Grid and ticks.
       ctx.fillStyle = "#4a5568";
       ctx.strokeStyle = "#edf2f7";
       ctx.textAlign = "right";
-      for (const t of niceTicks(y0, y1, Math.max(2, Math.floor(ph / 30)))) {
+      for (const t of yTicks) {
         const yy = Math.round(Y(t)) + 0.5;
         ctx.beginPath();
         ctx.moveTo(m.l + 1, yy);
         ctx.lineTo(m.l + pw, yy);
         ctx.stroke();
-        ctx.fillText(formatNumber(t), m.l - 4, yy + 3);
+        ctx.fillText(yFmt(t), m.l - 4, yy + 3);
       }
       ctx.textAlign = "center";
-      for (const t of niceTicks(x0, x1, Math.max(2, Math.floor(pw / 70)))) {
+      const xTicks = niceTicks(x0, x1, Math.max(2, Math.floor(pw / 70)));
+      const xFmt = tickFormat(xTicks);
+      for (const t of xTicks) {
         const xx = Math.round(X(t)) + 0.5;
         ctx.beginPath();
         ctx.moveTo(xx, m.t + 1);
         ctx.lineTo(xx, m.t + ph);
         ctx.stroke();
-        ctx.fillText(formatNumber(t), xx, m.t + ph + 13);
+        const label = xFmt(t);
+        const half = ctx.measureText(label).width / 2;
+        ctx.fillText(label, Math.min(xx, w - 2 - half), m.t + ph + 13); // inside the canvas
       }
       ctx.fillStyle = "#718096";
       ctx.fillText(o.xLabel, m.l + pw / 2, h - 3);
@@ -272,5 +291,5 @@
   }
 
   global.LineChart = LineChart;
-  global.ganforgeCharts = {LineChart, PALETTE, niceTicks, formatNumber};
+  global.ganforgeCharts = {LineChart, PALETTE, niceTicks, tickFormat, formatNumber};
 })(window);

@@ -30,6 +30,7 @@
     playing: false,
     drawMode: false,
     drawPoints: [], // [[x, y], ...] world coordinates of the drawn points
+    dirty: false, // the form or the drawn points differ from the running session
     view: {x: [-2, 2], y: [-2, 2]},
     error: null,
     fps: 0,
@@ -222,7 +223,8 @@
     state.ws = null;
     state.pending = [];
     state.playing = false;
-    if (ws) ws.close(1000, "settings changed");
+    // Delete first, then close: the server also frees a session when its socket closes,
+    // so a DELETE sent after the close could find it gone (a 404 in the console).
     if (id) {
       try {
         await fetch(`/api/sessions/${encodeURIComponent(id)}`, {method: "DELETE"});
@@ -230,6 +232,7 @@
         /* the socket close frees it anyway */
       }
     }
+    if (ws) ws.close(1000, "settings changed");
   }
 
   // Start a new session with the form's settings (the old one is closed first).
@@ -266,6 +269,7 @@
       return false;
     }
     clearError();
+    state.dirty = false;
     state.sessionId = body.id;
     state.config = body.config || cfg;
     state.lastFrame = null;
@@ -328,8 +332,10 @@
   }
 
   // Send a command, starting a session first when there is none.
+  // Unapplied changes (auto-apply off, or points drawn since) are applied first.
   async function command(msg) {
-    if (send(msg)) return;
+    if (!state.dirty && send(msg)) return;
+    clearTimeout(applyTimer); // this apply replaces a pending automatic one
     const ok = await applySettings({play: msg.action === "play"});
     if (ok && msg.action !== "play") send(msg);
   }
@@ -344,6 +350,22 @@
   let frameTimes = [];
   let renderQueued = false;
   let lastChartDraw = 0;
+  let chartTimer = null;
+  // Charts redraw at most 4 times a second, and always after the last frame (a paused
+  // session sends one frame per command: it must show up too).
+  function scheduleCharts() {
+    const wait = 250 - (performance.now() - lastChartDraw);
+    if (wait <= 0) {
+      clearTimeout(chartTimer);
+      chartTimer = null;
+      updateCharts();
+    } else if (chartTimer === null) {
+      chartTimer = setTimeout(() => {
+        chartTimer = null;
+        updateCharts();
+      }, wait);
+    }
+  }
 
   function onFrame(f) {
     state.lastFrame = f;
@@ -396,17 +418,20 @@
     drawPlane();
     updateReadout();
     updateButtons();
-    const now = performance.now();
-    if (now - lastChartDraw > 250) updateCharts(false);
+    scheduleCharts();
   }
 
   function updateReadout() {
     const f = state.lastFrame;
     if (!f) return;
-    const sps = typeof f.steps_per_s === "number" ? f.steps_per_s.toFixed(1) : "–";
+    const c = state.config || {};
+    const what = c.objective ? `${c.objective} on ${c.data === "custom" ? "drawn points" : c.data} · ` : "";
+    const rate = f.playing
+      ? `${typeof f.steps_per_s === "number" ? f.steps_per_s.toFixed(0) : "–"} steps/s · ` +
+        `${state.fps.toFixed(0)} frames/s · playing`
+      : "paused";
     setStatus(
-      `step ${f.step} · ${sps} steps/s · ${state.fps.toFixed(0)} frames/s · ` +
-        (f.playing ? "playing" : "paused")
+      `${what}step ${f.step} · ${rate}` + (state.dirty ? " · changes not applied: press Apply or Play" : "")
     );
     const m = f.metrics || {};
     const modes = num(m.modes);
@@ -571,10 +596,19 @@
       ctx.lineTo(s, Math.round(T.Y(y)) + 0.5);
     }
     ctx.stroke();
-    ctx.fillStyle = "#a0aec0";
     ctx.font = "10px system-ui, sans-serif";
-    for (let x = Math.ceil(v.x[0]); x <= v.x[1]; x++) ctx.fillText(String(x), T.X(x) + 2, s - 3);
-    for (let y = Math.ceil(v.y[0]); y <= v.y[1]; y++) ctx.fillText(String(y), 2, T.Y(y) - 2);
+    ctx.fillStyle = "#4a5568";
+    ctx.strokeStyle = "rgba(255, 255, 255, 0.85)";
+    ctx.lineWidth = 3;
+    ctx.lineJoin = "round";
+    const label = (text, x, y) => {
+      ctx.strokeText(text, x, y);
+      ctx.fillText(text, x, y);
+    };
+    for (let x = Math.ceil(v.x[0]); x <= v.x[1]; x++) label(String(x), T.X(x) + 3, s - 4);
+    for (let y = Math.ceil(v.y[0]); y <= v.y[1]; y++) {
+      if (Math.round(T.Y(y)) < s - 16) label(String(y), 3, T.Y(y) - 3); // not on the x labels
+    }
   }
 
   function drawManifold(ctx, mf, T) {
@@ -637,7 +671,8 @@
   function drawPlane() {
     const {ctx, s} = planeSize();
     const T = toScreen(s);
-    const f = state.lastFrame;
+    // While drawing a new data set, the running session's picture would only confuse.
+    const f = state.drawMode && !sessionIsCustom() ? null : state.lastFrame;
     ctx.fillStyle = "#ffffff";
     ctx.fillRect(0, 0, s, s);
     if (f && f.heatmap && $("layer-heatmap").checked) drawHeatmap(ctx, f.heatmap, T);
@@ -678,9 +713,25 @@
 
   // ---------------------------------------------------------------- drawing your own data
   let drawing = false;
+  function sessionIsCustom() {
+    return !!(state.config && state.config.data === "custom");
+  }
   function setDrawMode(on) {
+    if (on === state.drawMode) return;
     state.drawMode = on;
-    if (on && $("data").value !== "custom") $("data").value = "custom";
+    if (on) {
+      if ($("data").value !== "custom") {
+        $("data").value = "custom";
+        state.dirty = true;
+      }
+      // Hold the picture still while drawing; a custom session keeps its view (its
+      // points stay where they are), otherwise the whole square points may lie in.
+      send({action: "pause"});
+      const b = getPath(state.options, ["bounds", "custom"]);
+      if (!sessionIsCustom() && b) state.view = squareView(b);
+    } else if (state.lastFrame && state.lastFrame.bounds) {
+      state.view = squareView(state.lastFrame.bounds);
+    }
     updateDrawUi();
     drawPlane();
   }
@@ -695,7 +746,7 @@
   }
   function addPoint(ev, spaced) {
     const r = plane.getBoundingClientRect();
-    let [x, y] = toWorld(ev.clientX - r.left, ev.clientY - r.top);
+    let [x, y] = toWorld(ev.clientX - r.left - plane.clientLeft, ev.clientY - r.top - plane.clientTop);
     x = Math.max(-4, Math.min(4, x));
     y = Math.max(-4, Math.min(4, y));
     const max = getPath(state.options, ["limits", "custom_points", 1]) || 2000;
@@ -709,6 +760,7 @@
       if (Math.hypot(x - last[0], y - last[1]) < minGap) return;
     }
     state.drawPoints.push([x, y]);
+    state.dirty = true;
     updateDrawUi();
     drawPlane();
   }
@@ -740,6 +792,7 @@
   let applyTimer = null;
   function settingsChanged(ev) {
     if (ev && ev.target && ev.target.id === "auto-apply") return;
+    state.dirty = true;
     if (ev && ev.target && ev.target.id === "data") {
       if ($("data").value === "custom" && !state.drawPoints.length) {
         setDrawMode(true);
@@ -748,7 +801,10 @@
       if ($("data").value !== "custom" && state.drawMode) setDrawMode(false);
     }
     if (ev && ev.target && ev.target.id === "objective") updateObjectiveInfo();
-    if (!$("auto-apply").checked) return;
+    if (!$("auto-apply").checked) {
+      updateReadout();
+      return;
+    }
     clearTimeout(applyTimer);
     applyTimer = setTimeout(() => applySettings(), 300);
   }
@@ -785,14 +841,18 @@
     $("draw-mode").addEventListener("click", () => setDrawMode(!state.drawMode));
     $("clear-points").addEventListener("click", () => {
       state.drawPoints = [];
+      if ($("data").value === "custom") state.dirty = true;
       updateDrawUi();
       drawPlane();
     });
     $("error-close").addEventListener("click", clearError);
     // The page going away closes the socket, which stops and frees the session.
+    // (A page may only close with 1000 or 3000-4999; the server frees the session when its
+    // socket closes, so the DELETE is for a session whose socket is not open yet.)
     window.addEventListener("pagehide", () => {
-      if (state.ws) state.ws.close(1001, "page closed");
-      if (state.sessionId) {
+      if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+        state.ws.close(1000, "page closed");
+      } else if (state.sessionId) {
         fetch(`/api/sessions/${encodeURIComponent(state.sessionId)}`, {
           method: "DELETE",
           keepalive: true,

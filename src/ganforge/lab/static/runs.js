@@ -143,7 +143,7 @@
         el("td", {text: r.recipe || "–"}),
         el("td", {class: "num", text: r.steps === null || r.steps === undefined ? "–" : String(r.steps)}),
         el("td", {class: "num", text: String(r.n_cards || 0)}),
-        el("td", {text: fmtDate(r.created)}),
+        el("td", {class: "created", text: fmtDate(r.created)}),
       ]);
       if (r.name === state.current) tr.classList.add("current");
       tr.addEventListener("click", () => openRun(r.name));
@@ -271,7 +271,7 @@
       return;
     }
     const step = sampleStep(path);
-    label.textContent = Number.isFinite(step) ? `${step}` : path.split("/").pop();
+    label.textContent = Number.isFinite(step) ? `${step}` : path.split("/").pop().replace(/\.\w+$/, "");
     $("sample-slider").setAttribute("aria-valuetext", label.textContent);
     $("sample-image").src = `/runs/${encPath(state.current)}/files/${encPath(path)}`;
     $("sample-image").alt = `samples of ${state.current}: ${path}`;
@@ -342,6 +342,16 @@
     // The score table: refused (with the reason) when cards were measured differently.
     const msg = $("compare-message");
     const table = $("compare-table");
+    // Runs without cards: say so here rather than ask the server for a sure refusal.
+    const bare = sel.filter((n) => state.runs.some((r) => r.name === n && !r.n_cards));
+    if (bare.length) {
+      state.compare = null;
+      table.hidden = true;
+      msg.textContent =
+        `No score table: ${bare.join(", ")} ${bare.length === 1 ? "has" : "have"} no ` +
+        "evaluation cards yet (`ganforge eval RUN --metrics …` writes them).";
+      return;
+    }
     msg.textContent = "loading…";
     try {
       state.compare = await getJson(`/api/compare?runs=${sel.map(encodeURIComponent).join(",")}`);
