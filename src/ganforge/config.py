@@ -82,6 +82,12 @@ class TrainConfig(BaseModel):
     #: fp32 everywhere; bf16/fp16 autocast on CUDA (no-op on CPU).
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     device: str = "auto"
+    #: data parallel (torchrun): batch-norm statistics over the global batch
+    sync_bn: bool = False
+    #: image networks and batches in channels-last layout (faster convolutions on GPU)
+    channels_last: bool = False
+    #: torch.compile every network (not with gradient penalties: no double backward)
+    compile: bool = False
     log_every: Annotated[int, Field(gt=0)] = 50
     sample_every: Annotated[int, Field(gt=0)] = 500
     ckpt_every: Annotated[int, Field(gt=0)] = 1000
@@ -246,7 +252,7 @@ def validate(data: dict[str, Any]) -> RunConfig:
     return cfg.model_copy(
         update={
             "algorithm": algo,
-            "data": registry.DATASETS.validate(cfg.data, "data"),
+            "data": registry.DATASETS.validate(_skip_bad_files(cfg.data), "data"),
             "objective": objective,
             "penalties": penalties,
             "techniques": [
@@ -258,6 +264,28 @@ def validate(data: dict[str, Any]) -> RunConfig:
                 k: registry.OPTIMIZERS.validate(v, f"optim.{k}") for k, v in cfg.optim.items()
             },
         }
+    )
+
+
+def _skip_bad_files(data: Spec) -> Spec:
+    """``data.skip_bad_files`` (``--skip-bad-files``) for a dataset that reads no files.
+
+    Datasets read from files take ``skip_bad_files`` as an argument (it leaves unreadable
+    files of many-file sets out, with a warning). Bundled or generated datasets do not:
+    there ``false`` is dropped, and ``true`` is an error that says why it cannot apply.
+    """
+    name = data.get("name")
+    if "skip_bad_files" not in data or not isinstance(name, str) or name not in registry.DATASETS:
+        return data  # the registry explains an unknown name
+    if "skip_bad_files" in registry.DATASETS.parameters(name):
+        return data
+    if data["skip_bad_files"] in (False, None):
+        return {k: v for k, v in data.items() if k != "skip_bad_files"}
+    raise ConfigError(
+        f"data.skip_bad_files: dataset {name!r} is bundled or generated in memory and reads "
+        f"no files that could be skipped; leave out --skip-bad-files / data.skip_bad_files. "
+        f"It applies to datasets read from many image files: image-folder, paired-folder, "
+        f"unpaired-folder, the pix2pix / CycleGAN sets and the CIFAR-10 JPEG copy."
     )
 
 

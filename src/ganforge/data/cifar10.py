@@ -11,8 +11,10 @@ needs and refuses everything else. Each batch is checked against the md5 of its
 uncompressed bytes (the values torchvision also uses), so the tarball and an
 extracted folder are verified the same way.
 
-The JPEG copy of CIFAR-10 (a zip of ``train/<class>/*.jpg``) is *not* read here: it
-is lossy; load it with the ``image-folder`` dataset.
+``root`` may also be the JPEG copy (a zip or folder of ``<split>/<class>/*.jpg``; lossy),
+read with the ``image-folder`` helpers. A damaged batch is a DataError that names the file
+and says that it cannot be skipped (one batch holds 10,000 images); a damaged JPEG of the
+copy is a DataError naming it, or, with ``skip_bad_files=True``, left out with a warning.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import torch
 from pydantic import Field
 
 from ganforge.data import image_folder
+from ganforge.data._badfiles import cannot_skip
 from ganforge.data.base import TensorDataset, spread
 from ganforge.data.download import (
     LOCAL_COPY_HINT,
@@ -148,6 +151,23 @@ class _Members:
     def describe(self) -> str:
         return str(self.folder or self.tarball)
 
+    def shown(self, name: str) -> str:
+        """The exact file, for messages: ``folder/name`` or ``tarball (member ...)``."""
+        if self.folder is not None:
+            return str(self.folder / name)
+        return f"{self.tarball} (member {FOLDER}/{name})"
+
+    def fix(self, name: str) -> str:
+        """What to do about the damaged file ``name``: where a good copy comes from."""
+        cache = cache_dir() / "cifar10"
+        for path in (self.folder, self.tarball):
+            if path is not None and path.is_relative_to(cache):
+                return f"Delete {path} and run again to download a fresh copy of {URL}."
+        return (
+            f"Replace {self.shown(name)} with a good copy (from {URL}), or leave data.root "
+            f"unset to download CIFAR-10 into {cache}."
+        )
+
     def has(self, name: str) -> bool:
         if self.folder is not None:
             return (self.folder / name).is_file()
@@ -166,7 +186,13 @@ class _Members:
                     f"{', '.join(BATCH_MD5)}; extract {TARBALL} again or point data.root at "
                     f"the tarball itself."
                 )
-            return path.read_bytes()
+            try:
+                return path.read_bytes()
+            except OSError as e:
+                raise DataError(
+                    f"Cannot read {path} ({type(e).__name__}: {e}). Check its permissions, "
+                    f"or replace it with a good copy of {URL}."
+                ) from None
         return self._from_tar(name)
 
     def _from_tar(self, name: str) -> bytes:
@@ -185,8 +211,10 @@ class _Members:
                                 members[base] = f.read()
             except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
                 raise DataError(
-                    f"{self.tarball} is not a readable tar archive ({e}). It is probably "
-                    f"truncated: delete it and run again to download a fresh copy from {URL}."
+                    f"{self.tarball} is not a readable tar archive ({type(e).__name__}: {e}). "
+                    f"It is probably truncated: delete it and run again to download a fresh "
+                    f"copy from {URL}, or point data.root at a good copy. "
+                    f"{cannot_skip('the whole dataset')}"
                 ) from None
             self._tar_members = members
         if name not in self._tar_members:
@@ -224,13 +252,13 @@ def _locate(root: str | None) -> _Members:
 
 def _load_batch(members: _Members, name: str) -> tuple[np.ndarray, np.ndarray]:
     data = members.read(name)
-    where = f"{members.describe()} ({name})"
+    where = members.shown(name)
+    # The checksum comes first: a damaged or foreign pickle never reaches the unpickler.
     check_bytes(
         data,
         where,
         md5=BATCH_MD5[name],
-        hint=f"Replace it with a fresh copy of {URL} (delete the cached copy and run again). "
-        f"{LOCAL_COPY_HINT}",
+        hint=f"{members.fix(name)} {cannot_skip('10,000 images')} {LOCAL_COPY_HINT}",
     )
     return parse_batch(restricted_loads(data, where), where)
 
@@ -262,10 +290,8 @@ def _class_names(members: _Members) -> list[str]:
     if not members.has("batches.meta"):
         return list(CLASSES)
     data = members.read("batches.meta")
-    where = f"{members.describe()} (batches.meta)"
-    check_bytes(
-        data, where, md5=BATCH_MD5["batches.meta"], hint=f"Replace it with a fresh copy of {URL}."
-    )
+    where = members.shown("batches.meta")
+    check_bytes(data, where, md5=BATCH_MD5["batches.meta"], hint=members.fix("batches.meta"))
     meta = restricted_loads(data, where)
     names = meta.get(b"label_names") if isinstance(meta, dict) else None
     if not (isinstance(names, list) and len(names) == 10):
@@ -280,6 +306,12 @@ def _cifar_image_source(root: str | None) -> Path | None:
         return None
     p = Path(root).expanduser()
     if p.is_file():
+        if p.suffix.lower() == ".zip" and not zipfile.is_zipfile(p):
+            raise DataError(
+                f"cifar10: data.root={root!r} is not a readable zip file: its central directory "
+                f"(at the end of the file) is missing, so it is truncated or damaged. Copy or "
+                f"download it again, or point data.root at the official {TARBALL}."
+            )
         return p if zipfile.is_zipfile(p) else None
     if not p.is_dir():
         raise DataError(
@@ -313,6 +345,7 @@ def load_cifar(
     classes: Sequence[int] | None = None,
     limit: int | None = None,
     per_class: bool = False,
+    skip_bad_files: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """CIFAR-10 images (N, 3, 32, 32) uint8 and labels (N,) int64 of ``classes`` (default all).
 
@@ -320,7 +353,9 @@ def load_cifar(
     ``<split>/<class>/*.jpg``). ``limit``: at most that many (of each class when
     ``per_class``), evenly spaced over the split's order (class-sorted for the JPEG copy),
     so that every class is represented. ``info["cifar_index"]`` holds the positions picked
-    in the split of ``info["cifar_n"]`` images.
+    in the split of ``info["cifar_n"]`` images. ``skip_bad_files``: leave undecodable JPEGs
+    of the copy out with a warning (``info["skipped"]`` lists them); the official batches
+    cannot be skipped.
     """
     wanted = list(range(10)) if classes is None else list(classes)
     jpeg = _cifar_image_source(root)
@@ -332,6 +367,7 @@ def load_cifar(
             "classes": ds.info["classes"],
             "cifar_n": len(ds),
             "cifar_index": pick,
+            "skipped": [],
         }
         return ds.tensors["real"][pick], ds.tensors["label"][pick], info
     with image_folder._open_source(jpeg) as (names, read, kind):
@@ -353,15 +389,32 @@ def load_cifar(
                 f"entries (class folders named {', '.join(CLASSES)})."
             )
         ds = image_folder._load(
-            jpeg, [names[i] for i in pick.tolist()], read, kind, split, None, "center", 3, None
+            jpeg,
+            [names[i] for i in pick.tolist()],
+            read,
+            kind,
+            split,
+            None,
+            "center",
+            3,
+            None,
+            skip_bad_files=skip_bad_files,
+            dataset="cifar10",
         )
     if ds.shape != (3, 32, 32):
-        raise DataError(f"cifar10: the JPEG copy {jpeg} has {ds.shape} images, not 3x32x32.")
+        raise DataError(
+            f"cifar10: the JPEG copy {jpeg} has {ds.shape} images, not 3x32x32. Point "
+            f"data.root at the CIFAR-10 JPEG copy (32x32 images in <split>/<class>/)."
+        )
+    skipped = set(ds.info["skipped"])
+    if skipped:  # the positions of the images that were read
+        pick = pick[torch.tensor([names[i] not in skipped for i in pick.tolist()])]
     info = {
         "cifar_source": f"{jpeg} (JPEG copy: lossy)",
         "classes": list(CLASSES),
         "cifar_n": len(names),
         "cifar_index": pick,
+        "skipped": sorted(skipped),
     }
     return ds.tensors["real"], folder_labels[pick], info
 
@@ -373,6 +426,7 @@ def cifar10(
     split: Literal["train", "test"] = "train",
     root: str | None = None,
     limit: Annotated[int, Field(gt=0)] | None = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """CIFAR-10: real (N, 3, 32, 32) uint8, label (N,) 0..9.
 
@@ -381,16 +435,23 @@ def cifar10(
     ``<split>/<class>/*.jpg``, lossy: the card's ``source`` says so); when None, the cache
     folder, downloading https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (163 MB,
     md5 c58f30108f718f92721af3b95e74349a) if missing. ``limit``: at most that many
-    images, evenly spaced over the split (every class represented).
+    images, evenly spaced over the split (every class represented). ``skip_bad_files``:
+    leave undecodable JPEGs of the JPEG copy out with a warning (``info["skipped"]``); a
+    damaged official batch cannot be skipped (its error says so).
     """
     if limit is not None or _cifar_image_source(root) is not None:
-        real, labels, info = load_cifar(split, root, limit=limit)
+        real, labels, info = load_cifar(split, root, limit=limit, skip_bad_files=skip_bad_files)
         return TensorDataset(
             name="cifar10",
             kind="images",
             tensors={"real": real, "label": labels},
             num_classes=10,
-            info={"classes": info["classes"], "split": split, "source": info["cifar_source"]},
+            info={
+                "classes": info["classes"],
+                "split": split,
+                "source": info["cifar_source"],
+                "skipped": info["skipped"],
+            },
         )
     members = _locate(root)
     parts = [_load_batch(members, b) for b in SPLIT_BATCHES[split]]

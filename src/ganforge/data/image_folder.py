@@ -12,6 +12,10 @@ Layout (folder or zip, same rules):
 Zip entries are read directly (no extraction) and decoded with Pillow in one loop;
 50,000 32x32 JPEGs take about 5 s. Hidden files, ``__MACOSX/`` and non-image files
 are skipped.
+
+A file that cannot be read or decoded is a :class:`DataError` naming it; with
+``skip_bad_files=True`` it is left out with a warning instead (see
+:mod:`ganforge.data._badfiles`).
 """
 
 from __future__ import annotations
@@ -19,15 +23,17 @@ from __future__ import annotations
 import contextlib
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from pydantic import Field
 
+from ganforge.data._badfiles import BadFiles
 from ganforge.data.base import TensorDataset
 from ganforge.data.download import progress_bar
 from ganforge.errors import DataError
@@ -75,6 +81,12 @@ def _open_source(path: Path) -> Iterator[tuple[list[str], Callable[[str], bytes]
         with zf:
             yield names, zf.read, "zip"
         return
+    if path.suffix.lower() == ".zip":
+        raise DataError(
+            f"image-folder: {path} is not a readable zip file: its central directory (at the "
+            f"end of the file) is missing, so it is truncated or damaged. Re-create or "
+            f"re-download it, or extract what you can and point data.path at the folder."
+        )
     raise DataError(
         f"image-folder: {path} is neither a folder nor a .zip file. Point data.path at a "
         f"folder of images (one sub-folder per class for labels) or a zip of such a folder; "
@@ -82,24 +94,76 @@ def _open_source(path: Path) -> Iterator[tuple[list[str], Callable[[str], bytes]
     )
 
 
-def _decode(data: bytes, name: str, where: Path, mode: str) -> Image.Image:
+class _Unreadable(Exception):
+    """A file that cannot be read or decoded: ``verb`` ("cannot read") and ``detail``."""
+
+    def __init__(self, verb: str, detail: str) -> None:
+        super().__init__(f"{verb} ({detail})")
+        self.verb, self.detail = verb, detail
+
+
+#: What to do about an unreadable image (continued by SKIP_HINT where skipping exists).
+IMAGE_FIX = "The file is corrupt or not really an image: delete or replace it and run again"
+
+
+def shown_name(root: Path, member: str, source_kind: str) -> str:
+    """How a file is named in messages: "sub/x.png in ROOT" or "... in the zip ROOT"."""
+    if not member:
+        return str(root)
+    return f"{member} in {'the zip ' if source_kind == 'zip' else ''}{root}"
+
+
+def _read_member(read: Callable[[str], bytes], name: str) -> bytes:
+    try:
+        return read(name)
+    except (
+        OSError,  # permissions, I/O errors, a file removed while reading
+        zipfile.BadZipFile,  # bad CRC, damaged local header
+        zlib.error,
+        EOFError,
+        RuntimeError,  # zipfile: an encrypted member
+        NotImplementedError,  # zipfile: an unsupported compression method
+        KeyError,
+    ) as e:
+        raise _Unreadable("cannot read", f"{type(e).__name__}: {e}") from None
+
+
+def _open_image(data: bytes, mode: str) -> Image.Image:
+    """Decode ``data`` completely and convert it to ``mode``; failures -> _Unreadable."""
+    if not data:
+        raise _Unreadable("cannot decode", "the file is empty: 0 bytes")
     try:
         im = Image.open(io.BytesIO(data))
         im.load()
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-    ) as e:
-        raise DataError(
-            f"image-folder: cannot decode {name} in {where} ({type(e).__name__}: {e}). The "
-            f"file is corrupt or not really an image; delete or replace it and run again."
-        ) from None
-    # Convert before any resize: palette ("P") images would otherwise be resized with
-    # nearest-neighbour only, and alpha is dropped (not composited) by RGBA -> RGB.
-    return im if im.mode == mode else im.convert(mode)
+        # Convert before any resize: palette ("P") images would otherwise be resized with
+        # nearest-neighbour only, and alpha is dropped (not composited) by RGBA -> RGB.
+        return im if im.mode == mode else im.convert(mode)
+    except MemoryError:
+        raise
+    except Exception as e:
+        # Pillow's plugins raise many types on damaged data: UnidentifiedImageError,
+        # OSError ("image file is truncated"), SyntaxError, struct.error, ValueError,
+        # IndexError, EOFError, DecompressionBombError, ...
+        raise _Unreadable("cannot decode", f"{type(e).__name__}: {e}") from None
+
+
+def load_image(
+    read: Callable[[str], bytes], member: str, shown: str, mode: str, bad: BadFiles
+) -> Image.Image | None:
+    """Read and decode one file; None when it is unreadable and ``bad`` skips it."""
+    try:
+        return _open_image(_read_member(read, member), mode)
+    except _Unreadable as e:
+        bad.bad(member, shown, e.verb, e.detail, IMAGE_FIX)
+        return None
+
+
+def _decode(data: bytes, name: str, where: Path, mode: str) -> Image.Image:
+    """Decode image ``name`` of ``where``; a DataError naming it if that fails."""
+    try:
+        return _open_image(data, mode)
+    except _Unreadable as e:
+        raise DataError(f"{e.verb} {name} in {where} ({e.detail}). {IMAGE_FIX}.") from None
 
 
 @DATASETS.register("image-folder", paper="(your own images)")
@@ -110,6 +174,7 @@ def image_folder(
     crop: Literal["center", "none"] = "center",
     channels: Literal[1, 3] = 3,
     max_images: Annotated[int, Field(gt=0)] | None = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """Your own images from a folder or .zip: real (N, C, R, R) uint8, label (N,) if classes.
 
@@ -126,13 +191,28 @@ def image_folder(
         channels: 3 (RGB) or 1 (grayscale, Pillow's "L" conversion); alpha is dropped.
         max_images: use at most this many, spread evenly over the sorted file list (so
             every class is represented), for quick runs.
+        skip_bad_files: leave out files that cannot be read or decoded, with a warning
+            naming each and a summary (default: the first one is a DataError naming it).
+            The load still fails when no image is readable.
 
     Returns:
-        A TensorDataset with ``info`` keys ``classes`` (or None), ``source``, ``split``.
+        A TensorDataset with ``info`` keys ``classes`` (or None), ``source``, ``split``,
+        ``skipped`` (the files left out, relative to ``path``).
     """
     root = Path(path).expanduser()
     with _open_source(root) as (names, read, source_kind):
-        return _load(root, names, read, source_kind, split, resolution, crop, channels, max_images)
+        return _load(
+            root,
+            names,
+            read,
+            source_kind,
+            split,
+            resolution,
+            crop,
+            channels,
+            max_images,
+            skip_bad_files=skip_bad_files,
+        )
 
 
 def _load(
@@ -145,7 +225,11 @@ def _load(
     crop: str,
     channels: int,
     max_images: int | None,
+    *,
+    skip_bad_files: bool = False,
+    dataset: str = "image-folder",
 ) -> TensorDataset:
+    prefix = ""
     if split is not None:
         prefix = split.strip("/") + "/"
         tops = sorted({n.split("/", 1)[0] for n in names if "/" in n and _is_image_name(n)})
@@ -177,19 +261,25 @@ def _load(
 
     mode = "RGB" if channels == 3 else "L"
     where = root if split is None else root / split
+    bad = BadFiles(dataset, shown_name(root, prefix, source_kind), skip_bad_files)
+    kept: list[str] = []
     out: np.ndarray | None = None
     first: tuple[str, tuple[int, int]] | None = None
     with progress_bar(
         f"reading {root.name}", len(names), enabled=len(names) >= _PROGRESS_FROM
     ) as advance:
         for k, name in enumerate(names):
-            im = _decode(read(name), name, root, mode)
+            if k % 256 == 255:
+                advance(256)
+            im = load_image(read, name, shown_name(root, prefix + name, source_kind), mode, bad)
+            if im is None:
+                continue
             if resolution is None:
                 if first is None:
                     first = (name, im.size)
                 elif im.size != first[1]:
                     raise DataError(
-                        f"image-folder: images in {where} differ in size: {first[0]} is "
+                        f"{dataset}: images in {where} differ in size: {first[0]} is "
                         f"{first[1][0]}x{first[1][1]} but {name} is {im.size[0]}x{im.size[1]} "
                         f"(width x height). Choose an output size, e.g. "
                         f"`--set data.resolution=64`, to center-crop and resize them all."
@@ -199,14 +289,14 @@ def _load(
             if out is None:
                 w, h = im.size
                 out = np.empty((len(names), h, w, channels), dtype=np.uint8)
-            out[k] = np.asarray(im).reshape(out.shape[1:])
-            if k % 256 == 255:
-                advance(256)
+            out[len(kept)] = np.asarray(im).reshape(out.shape[1:])
+            kept.append(name)
+    bad.finish(len(names), len(kept))
     assert out is not None
-    tensors = {"real": torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()}
+    tensors = {"real": torch.from_numpy(out[: len(kept)]).permute(0, 3, 1, 2).contiguous()}
     if classes is not None:
         tensors["label"] = torch.tensor(
-            [class_index[n.split("/", 1)[0]] for n in names], dtype=torch.int64
+            [class_index[n.split("/", 1)[0]] for n in kept], dtype=torch.int64
         )
     return TensorDataset(
         name="image-folder",
@@ -219,6 +309,7 @@ def _load(
             "source_kind": source_kind,
             "split": split,
             "resize": "none" if resolution is None else f"{crop} crop, PIL bicubic to {resolution}",
+            "skipped": [prefix + n for n in bad.skipped],
         },
     )
 

@@ -6,6 +6,12 @@ Files: ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
 bytes, so a copy that was decompressed or recompressed (Debian, PyPI wheels) is
 accepted exactly when its content is the official one.
 
+Damaged files are DataErrors that name the file and say what is wrong (a truncated or
+non-gzip ``.gz``, a bad idx header, a size that does not match the header, image and label
+counts that differ, a checksum mismatch) and what to do; the structure is checked before
+the checksum so that the message says *what* is wrong. One idx file holds a whole split,
+so ``skip_bad_files`` cannot leave a damaged one out (the message says so).
+
 Resolutions: 28 is native; 32 pads 2 zero pixels on each side (lossless, the LeNet-5
 convention and what DCGAN-style 32x32 networks expect); 64 is a bilinear
 (``align_corners=False``) upsampling of the padded 32x32 version, rounded to uint8.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import math
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from ganforge.data._badfiles import cannot_skip
 from ganforge.data._image import resize_bilinear_uint8
 from ganforge.data.base import TensorDataset
 from ganforge.data.download import (
@@ -117,7 +125,9 @@ FASHION_MNIST = _IdxDataset(
 
 
 # -- idx format ---------------------------------------------------------------------------
-def read_idx(data: bytes, what: str = "idx data", *, ndim: int | None = None) -> np.ndarray:
+def read_idx(
+    data: bytes, what: str = "idx data", *, ndim: int | None = None, fix: str = ""
+) -> np.ndarray:
     """Parse the idx format (LeCun's MNIST container) strictly.
 
     Layout: 2 zero bytes, a type code (0x08 = uint8, ...), the number of dimensions
@@ -129,20 +139,22 @@ def read_idx(data: bytes, what: str = "idx data", *, ndim: int | None = None) ->
         a read-only numpy array of the declared shape (native byte order).
 
     Raises:
-        DataError: naming ``what`` and the problem.
+        DataError: naming ``what`` and the problem, ending with ``fix`` (what to do;
+            default: replace it with a fresh copy).
     """
 
     def bad(problem: str) -> DataError:
         return DataError(
             f"{what} is not a valid idx file: {problem}. It is corrupt or not an MNIST-style "
-            f"file; replace it with a fresh copy."
+            f"file. {fix or 'Replace it with a fresh copy.'}"
         )
 
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise bad(f"bad magic number {data[:4].hex() or '(empty)'}")
+        shown = data[:4].hex() or "(empty file)"
+        raise bad(f"bad magic number {shown} (an idx file starts with 0000 and two codes)")
     code, d = data[2], data[3]
     if code not in _IDX_DTYPES:
-        raise bad(f"unknown type code 0x{code:02x}")
+        raise bad(f"unknown type code 0x{code:02x} (known: 08 09 0b 0c 0d 0e)")
     if ndim is not None and d != ndim:
         raise bad(f"expected {ndim} dimension(s), the header says {d}")
     header = 4 + 4 * d
@@ -150,7 +162,7 @@ def read_idx(data: bytes, what: str = "idx data", *, ndim: int | None = None) ->
         raise bad("the header is truncated")
     shape = tuple(int(s) for s in np.frombuffer(data, dtype=">u4", count=d, offset=4))
     dtype = np.dtype(_IDX_DTYPES[code])
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(data) != expected:
         raise bad(
             f"shape {shape} needs {expected} bytes but the file has {len(data)} "
@@ -160,18 +172,32 @@ def read_idx(data: bytes, what: str = "idx data", *, ndim: int | None = None) ->
     return arr.astype(dtype.newbyteorder("="), copy=False)
 
 
-def _decompress(raw: bytes, path: Path) -> bytes:
+def _decompress(raw: bytes, path: Path, fix: str) -> bytes:
     # Detect gzip by its magic bytes, not by the file name: some mirrors serve
-    # uncompressed files under .gz names and vice versa.
+    # uncompressed files under .gz names and vice versa (read_idx then checks the bytes).
     if raw[:2] != b"\x1f\x8b":
         return raw
     try:
         return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(
-            f"{path} is a corrupt or truncated gzip file ({e}). Delete it and run again "
-            f"to download a fresh copy, or replace it with a good one."
-        ) from None
+    except EOFError:
+        problem = "the gzip stream ends early: the file is truncated"
+    except (OSError, zlib.error) as e:
+        problem = f"the data is damaged ({type(e).__name__}: {e})"
+    raise DataError(f"{path} is a corrupt or truncated gzip file: {problem}. {fix}") from None
+
+
+def _fix(spec: _IdxDataset, name: str, root: str | None, *, both: bool = False) -> str:
+    """What to do about a damaged file (or pair) of ``spec``; says it cannot be skipped."""
+    url = f"{spec.base_url}{name}.gz"
+    it, copy = ("both files", "fresh copies") if both else ("it", "a fresh copy")
+    if root is None:
+        what = f"Delete {it} and run again to download {copy} (from {spec.base_url})"
+    else:
+        what = (
+            f"Replace {it} with {copy} (from {url if not both else spec.base_url}), or leave "
+            f"data.root unset to download {spec.name} into {cache_dir() / spec.name}"
+        )
+    return f"{what}. {cannot_skip('every image or label of the split')}"
 
 
 # -- loading ------------------------------------------------------------------------------
@@ -218,38 +244,75 @@ def _locate(spec: _IdxDataset, split: str, root: str | None) -> list[Path]:
     return [p for p in found if p is not None]
 
 
-def _read_checked(spec: _IdxDataset, path: Path, name: str, ndim: int) -> np.ndarray:
+def _read(
+    spec: _IdxDataset, path: Path, name: str, ndim: int, root: str | None
+) -> tuple[np.ndarray, bytes]:
+    """Read, decompress and parse one idx file of unsigned bytes -> (array, file content).
+
+    Damage is a DataError naming ``path``, what is wrong and what to do.
+    """
+    fix = _fix(spec, name, root)
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise DataError(f"Cannot read {path}: {e}.") from None
-    data = _decompress(raw, path)
-    check_bytes(
-        data,
-        f"{path} (md5 of the uncompressed content)",
-        md5=spec.md5[name],
-        hint=(
-            f"Delete it and run again to download a fresh copy from {spec.base_url}{name}.gz, "
-            f"or replace it with a good copy. {LOCAL_COPY_HINT}"
-        ),
-    )
-    return read_idx(data, str(path), ndim=ndim)
+        raise DataError(
+            f"Cannot read {path} ({type(e).__name__}: {e}). Check its permissions. {fix}"
+        ) from None
+    data = _decompress(raw, path, fix)
+    what = str(path)
+    if path.suffix == ".gz" and data is raw:
+        what += " (named .gz but not gzip-compressed, so read as an uncompressed file)"
+    array = read_idx(data, what, ndim=ndim, fix=fix)
+    if array.dtype != np.uint8:
+        raise DataError(
+            f"{what} is not a valid {spec.name} file: its idx type code 0x{data[2]:02x} "
+            f"declares {array.dtype} values, but {spec.name} stores unsigned bytes (code 0x08). "
+            f"{fix}"
+        )
+    return array, data
 
 
 def load_idx_dataset(
     spec: _IdxDataset, split: str, root: str | None, resolution: int
 ) -> TensorDataset:
-    """Load one split of an MNIST-style dataset; see :func:`mnist`."""
+    """Load one split of an MNIST-style dataset; see :func:`mnist`.
+
+    Checks, in order, each naming the file: readable, gzip intact (when gzipped), idx
+    header and length, unsigned bytes, as many images as labels, the official shapes, the
+    md5 of the uncompressed content.
+    """
     img_path, lbl_path = _locate(spec, split, root)
     img_name, lbl_name = _SPLIT_FILES[split]
-    images = _read_checked(spec, img_path, img_name, ndim=3)
-    labels = _read_checked(spec, lbl_path, lbl_name, ndim=1)
+    images, img_data = _read(spec, img_path, img_name, 3, root)
+    labels, lbl_data = _read(spec, lbl_path, lbl_name, 1, root)
+    if len(images) != len(labels):
+        raise DataError(
+            f"{spec.name} {split}: {img_path} holds {len(images)} images but {lbl_path} holds "
+            f"{len(labels)} labels; the two files must belong together (one is damaged or "
+            f"from another copy). {_fix(spec, img_name, root, both=True)}"
+        )
     n = _SPLIT_SIZES[split]
-    if images.shape != (n, 28, 28) or labels.shape != (n,) or labels.max() >= len(spec.classes):
+    if images.shape != (n, 28, 28):
+        raise DataError(
+            f"{spec.name} {split}: {img_path} holds images of shape {images.shape}; the "
+            f"official file holds ({n}, 28, 28). {_fix(spec, img_name, root, both=True)}"
+        )
+    hint = (
+        "Delete it and run again to download a fresh copy from {url}, or replace it with a "
+        f"good copy. {cannot_skip('every image or label of the split')} {LOCAL_COPY_HINT}"
+    )
+    for path, name, data in ((img_path, img_name, img_data), (lbl_path, lbl_name, lbl_data)):
+        check_bytes(
+            data,
+            f"{path} (md5 of the uncompressed content)",
+            md5=spec.md5[name],
+            hint=hint.format(url=f"{spec.base_url}{name}.gz"),
+        )
+    del img_data, lbl_data
+    if labels.max() >= len(spec.classes):
         # Unreachable with matching checksums; guards against a wrong checksum table.
         raise DataError(
-            f"{spec.name} {split}: unexpected shapes {images.shape} / {labels.shape}; "
-            f"expected ({n}, 28, 28) images and ({n},) labels in 0..{len(spec.classes) - 1}."
+            f"{spec.name} {split}: labels in {lbl_path} exceed 0..{len(spec.classes) - 1}."
         )
     real = torch.from_numpy(images.copy()).unsqueeze(1)  # (N, 1, 28, 28) uint8
     if resolution >= 32:
@@ -280,6 +343,7 @@ def mnist(
     split: Literal["train", "test"] = "train",
     root: str | None = None,
     resolution: Literal[28, 32, 64] = 32,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """MNIST handwritten digits: real (N, 1, R, R) uint8 white-on-black, label (N,) 0..9.
 
@@ -287,6 +351,8 @@ def mnist(
     (gz or not; also searched: ``root/mnist``, ``root/MNIST/raw``); when None, the
     cache folder, downloading from https://ossci-datasets.s3.amazonaws.com/mnist/ if
     missing. R = 28 native, 32 zero-padded (default), 64 padded then bilinear x2.
+    ``skip_bad_files`` is accepted for a uniform ``--skip-bad-files`` but cannot apply: one
+    idx file holds the whole split, so a damaged one is a DataError that names it.
     """
     return load_idx_dataset(MNIST, split, root, resolution)
 
@@ -298,11 +364,12 @@ def fashion_mnist(
     split: Literal["train", "test"] = "train",
     root: str | None = None,
     resolution: Literal[28, 32, 64] = 32,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """Fashion-MNIST clothing images: real (N, 1, R, R) uint8, label (N,) 0..9.
 
     Drop-in replacement for MNIST (Zalando Research, MIT licence), same file names,
-    sizes and resolutions as :func:`mnist`; ``info["classes"]`` names the 10 classes.
+    sizes, resolutions (and ``skip_bad_files``) as :func:`mnist`; ``info["classes"]`` names the 10 classes.
     Downloads from http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ when
     ``root`` is None and the cache lacks the files.
     """
@@ -337,6 +404,7 @@ def stacked_mnist(
     root: str | None = None,
     resolution: Literal[28, 32, 64] = 32,
     seed: Annotated[int, Field(ge=0)] = 0,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """Stacked MNIST: three random MNIST digits as the R, G, B channels; 1000 modes.
 
@@ -344,7 +412,8 @@ def stacked_mnist(
     mode). The digits are drawn independently and uniformly from ``split`` with a
     generator seeded by ``seed``, so the dataset is reproducible. N = 128,000 as in the
     PacGAN experiments (Lin et al. 2018, section 5.2); mode coverage is scored on
-    26,000 samples by the ``stacked-mnist`` metric.
+    26,000 samples by the ``stacked-mnist`` metric. ``skip_bad_files``: as for
+    :func:`mnist` (cannot apply to idx files).
     """
     base = load_idx_dataset(MNIST, split, root, resolution)
     g = torch.Generator().manual_seed(seed)

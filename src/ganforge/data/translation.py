@@ -32,6 +32,10 @@ CIFAR-10 come from their own loaders, so the same checksums apply):
 CIFAR-10 ``root`` may also be the JPEG copy (a zip, or a folder, of ``<split>/<class>/*.jpg``,
 as ``../shared/datasets/cifar10-jpeg``); that copy is lossy (quality 75), which
 ``info["cifar_source"]`` records, so do not compare its scores with published ones.
+
+``skip_bad_files`` (every set read from files): leave undecodable JPEGs of that copy out
+with a warning. The idx files and the official CIFAR-10 batches each hold a whole split
+and cannot be skipped; a damaged one is a DataError that names it and says so.
 """
 
 from __future__ import annotations
@@ -198,6 +202,7 @@ def edges2fashion(
     threshold: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1,
     sigma: Annotated[float, Field(gt=0.0)] = 1.0,
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """Fashion-MNIST edges -> garment: source (N, 1, R, R) edges, real (N, 1, R, R), label.
 
@@ -230,13 +235,14 @@ def edges2cifar(
     threshold: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1,
     sigma: Annotated[float, Field(gt=0.0)] = 1.0,
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """CIFAR-10 edges -> colour image: source (N, 1, 32, 32), real (N, 3, 32, 32), label.
 
     Edges of the BT.601 luma, as in ``edges2fashion``. ``root``: the official CIFAR-10
     archive / folder, or the JPEG copy (lossy; see the module docstring).
     """
-    real, labels, info = load_cifar(split, root, limit=limit)
+    real, labels, info = load_cifar(split, root, limit=limit, skip_bad_files=skip_bad_files)
     return _paired(
         "edges2cifar",
         real,
@@ -254,13 +260,14 @@ def gray2color(
     split: Literal["train", "test"] = "train",
     root: str | None = None,
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """CIFAR-10 grayscale -> colour: source (N, 1, 32, 32) luma, real (N, 3, 32, 32), label.
 
     source = ITU-R BT.601 luma Y = 0.299 R + 0.587 G + 0.114 B, rounded half up (exact
     integer arithmetic, :func:`luma`).
     """
-    real, labels, info = load_cifar(split, root, limit=limit)
+    real, labels, info = load_cifar(split, root, limit=limit, skip_bad_files=skip_bad_files)
     return _paired(
         "gray2color",
         real,
@@ -327,6 +334,7 @@ def inpaint(
     boxes: Annotated[int, Field(gt=0, le=16)] = 1,
     seed: Annotated[int, Field(ge=0)] = 0,
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """Masked image -> complete image: source, real (N, C, R, R); mask (N, 1, R, R); label.
 
@@ -342,7 +350,7 @@ def inpaint(
     if base == "cifar10":
         if resolution != 32:
             raise ConfigError(f"inpaint: base cifar10 is 32x32; resolution={resolution}.")
-        real, labels, info = load_cifar(split, root, limit=limit)
+        real, labels, info = load_cifar(split, root, limit=limit, skip_bad_files=skip_bad_files)
         n_full, index = info["cifar_n"], info["cifar_index"]
     else:
         ds = _idx_set(base, split, root, resolution)
@@ -379,6 +387,7 @@ def mnist_seg(
     resolution: MnistResolution = 32,
     threshold: Annotated[int, Field(ge=0, le=254)] = 127,
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """MNIST digit -> its binary mask: source (N, 1, R, R) digit, real (N, 1, R, R) mask.
 
@@ -430,12 +439,13 @@ def sr_cifar10(
     root: str | None = None,
     scale: Literal[2, 4, 8] = 4,
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """CIFAR-10 super-resolution: low (N, 3, 32/s, 32/s) -> real = high (N, 3, 32, 32), label.
 
     low = :func:`bicubic_downsample` (antialiased bicubic, x``scale``) of high.
     """
-    high, labels, info = load_cifar(split, root, limit=limit)
+    high, labels, info = load_cifar(split, root, limit=limit, skip_bad_files=skip_bad_files)
     return _sr("sr-cifar10", high, scale, {**info, "split": split}, {"label": labels})
 
 
@@ -621,6 +631,7 @@ def mnist2color(
     resolution: MnistResolution = 32,
     seed: Annotated[int, Field(ge=0)] = 0,
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """Unpaired MNIST gray -> colour: a (N, 3, R, R), real = b (N, 3, R, R), label_a, label.
 
@@ -671,6 +682,7 @@ def cifar_cat2dog(
     root: str | None = None,
     seed: Annotated[int, Field(ge=0)] = 0,
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """Unpaired CIFAR-10 cats -> dogs: a = cats (N, 3, 32, 32), real = b = dogs (N, 3, 32, 32).
 
@@ -678,7 +690,9 @@ def cifar_cat2dog(
     ``torch.Generator().manual_seed(seed)``; both truncated to n = min(|A|, |B|, limit)
     (5,000 train, 1,000 test). Pairs are unrelated images; CycleGAN never couples them.
     """
-    images, labels, info = load_cifar(split, root, classes=[3, 5], limit=limit, per_class=True)
+    images, labels, info = load_cifar(
+        split, root, classes=[3, 5], limit=limit, per_class=True, skip_bad_files=skip_bad_files
+    )
     cats, dogs = images[labels == 3], images[labels == 5]
     n = min(len(cats), len(dogs))
     _check_limit_nonempty(n, "cifar-cat2dog")
@@ -726,6 +740,7 @@ def mnist_domains(
     domains: tuple[DomainName, ...] = DEFAULT_DOMAINS,
     seed: Annotated[int, Field(ge=0)] = 0,
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """MNIST in D visual domains: real (N, 3, R, R), label = domain index, digit (N,).
 

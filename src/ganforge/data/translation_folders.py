@@ -14,7 +14,9 @@
 swaps them. ``unpaired-folder`` (CycleGAN) reads ``root/A`` + ``root/B`` or
 ``root/<split>A`` + ``root/<split>B`` (CycleGAN's ``trainA``, ``testB``, ...). ``root``
 may be a folder or a .zip of one (read without extracting). Images are decoded with the
-helpers of ``image-folder`` (Pillow; a corrupt file is a DataError naming it).
+helpers of ``image-folder`` (Pillow; a corrupt file is a DataError naming it, or with
+``skip_bad_files=True`` left out with a warning: a pair whose either file is unreadable,
+an unreadable image of a domain).
 
 Standard sets, downloaded from their canonical address into ``cache_dir()/<name>`` (or
 read from ``root``) and extracted safely (below): pix2pix ``facades``, ``maps``,
@@ -60,6 +62,7 @@ from PIL import Image
 from pydantic import Field
 
 from ganforge.data import image_folder as _imgf
+from ganforge.data._badfiles import BadFiles
 from ganforge.data.base import TensorDataset, spread
 from ganforge.data.download import (
     LOCAL_COPY_HINT,
@@ -171,6 +174,7 @@ def paired_folder(
     source_channels: Literal[1, 3] = 3,
     target_channels: Literal[1, 3] = 3,
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """Your image pairs: source (N, C_s, H, W) -> real = target (N, C_t, H, W).
 
@@ -186,9 +190,11 @@ def paired_folder(
             sources must share one size and all targets one size.
         source_channels, target_channels: 3 (RGB) or 1 (Pillow's "L" grey).
         limit: at most that many pairs, evenly spaced over the sorted names.
+        skip_bad_files: leave out the pairs with an unreadable file, with a warning naming
+            each file and a summary (``info["skipped"]``); default: a DataError naming it.
     """
     path = Path(root).expanduser()
-    with _imgf._open_source(path) as (names, read, _kind):
+    with _imgf._open_source(path) as (names, read, kind):
         return _load_paired(
             path,
             names,
@@ -201,6 +207,8 @@ def paired_folder(
             target_channels,
             limit,
             "paired-folder",
+            kind=kind,
+            skip_bad_files=skip_bad_files,
         )
 
 
@@ -216,6 +224,9 @@ def _load_paired(
     target_channels: int,
     limit: int | None,
     name: str,
+    *,
+    kind: str = "folder",
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     where = f"{name} {path}" + (f" (split {split!r})" if split else "")
     folders = next(
@@ -260,25 +271,45 @@ def _load_paired(
     modes = {side: "RGB" if c == 3 else "L" for side, c in channels.items()}
     out: dict[str, list[np.ndarray]] = {"A": [], "B": []}
     first: dict[str, tuple[str, tuple[int, int]]] = {}
+    bad = BadFiles(name, str(path), skip_bad_files, unit="pair")
+    kept: list[tuple[str, str | None]] = []
+
+    def image(file: str, mode: str, other: str | None) -> Image.Image | None:
+        also = f"; its pair {other} is left out too" if other else ""
+        try:
+            return _imgf._open_image(_imgf._read_member(read, file), mode)
+        except _imgf._Unreadable as e:
+            shown = _imgf.shown_name(path, file, kind)
+            bad.bad(file, shown, e.verb, e.detail, _imgf.IMAGE_FIX, also)
+            return None
+
     with progress_bar(
         f"reading {path.name}", len(pairs), enabled=len(pairs) >= _PROGRESS_FROM
     ) as advance:
         for k, (fa, fb) in enumerate(pairs):
+            if k % 256 == 255:
+                advance(256)
             if fb is None:  # side by side: decode once, cut in two halves
-                im = _imgf._decode(read(fa), fa, path, "RGB")
+                im = image(fa, "RGB", None)
+                if im is None:
+                    continue
                 w2, h = im.size[0] // 2, im.size[1]
                 if w2 == 0:
-                    raise DataError(f"{where}: {fa} is {im.size[0]} pixel wide: not A|B.")
+                    shown = _imgf.shown_name(path, fa, kind)
+                    detail = f"it is {im.size[0]} pixel wide, so it holds no A | B pair"
+                    bad.bad(fa, shown, "cannot split", detail, "Remove it or fix it")
+                    continue
                 halves = {"A": im.crop((0, 0, w2, h)), "B": im.crop((w2, 0, 2 * w2, h))}
                 halves = {
                     s: (v if modes[s] == "RGB" else v.convert("L")) for s, v in halves.items()
                 }
                 files = {"A": fa, "B": fa}
             else:
-                halves = {
-                    "A": _imgf._decode(read(fa), fa, path, modes["A"]),
-                    "B": _imgf._decode(read(fb), fb, path, modes["B"]),
-                }
+                im_a = image(fa, modes["A"], fb)
+                im_b = None if im_a is None else image(fb, modes["B"], fa)
+                if im_a is None or im_b is None:
+                    continue
+                halves = {"A": im_a, "B": im_b}
                 files = {"A": fa, "B": fb}
             for side, im in halves.items():
                 if resolution is None:
@@ -286,8 +317,9 @@ def _load_paired(
                 else:
                     im = _imgf._resize(im, resolution, "none")
                 out[side].append(_to_array(im, channels[side]))
-            if k % 256 == 255:
-                advance(256)
+            kept.append((fa, fb))
+    bad.finish(len(pairs), len(kept))
+    pairs = kept
     a, b = _stack(out["A"]), _stack(out["B"])
     source, target = (a, b) if direction == "AtoB" else (b, a)
     return TensorDataset(
@@ -304,6 +336,7 @@ def _load_paired(
             "direction": direction,
             "files": [p[0] for p in pairs] if layout == "side-by-side" else None,
             "resize": "none" if resolution is None else f"PIL bicubic to {resolution}, no crop",
+            "skipped": bad.skipped,
         },
         aliases={"target": "real"},
     )
@@ -321,6 +354,7 @@ def unpaired_folder(
     channels: Literal[1, 3] = 3,
     seed: Annotated[int, Field(ge=0)] = 0,
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """Two image domains: a (N, C, H, W) = domain A, real = b (N, C, H, W) = domain B.
 
@@ -332,12 +366,25 @@ def unpaired_folder(
     are unrelated images; the CycleGAN losses never couple them (each domain is sampled
     on its own), so the fixed pairing in one tensor is harmless. Class sub-folders
     inside a domain folder become ``label_a`` / ``label`` (int64). ``resolution`` and
-    ``crop`` as for ``image-folder``.
+    ``crop`` as for ``image-folder``. ``skip_bad_files``: leave unreadable images out
+    with a warning naming each (``info["skipped"]``); both domains are then cut to the
+    smaller number of readable images. Default: a DataError naming the first.
     """
     path = Path(root).expanduser()
     with _imgf._open_source(path) as (names, read, kind):
         return _load_unpaired(
-            path, names, read, kind, split, resolution, crop, channels, seed, limit, None
+            path,
+            names,
+            read,
+            kind,
+            split,
+            resolution,
+            crop,
+            channels,
+            seed,
+            limit,
+            None,
+            skip_bad_files=skip_bad_files,
         )
 
 
@@ -353,6 +400,8 @@ def _load_unpaired(
     seed: int,
     limit: int | None,
     name: str | None,
+    *,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     name = name or "unpaired-folder"
     where = f"{name} {path}" + (f" (split {split!r})" if split else "")
@@ -383,16 +432,34 @@ def _load_unpaired(
     for prefix, files in ((pa, files_a), (pb, files_b)):
         # image-folder's loader, restricted to these files (it keeps their order)
         dom[prefix] = _imgf._load(
-            path, files, read, kind, prefix.rstrip("/"), resolution, crop, channels, None
+            path,
+            files,
+            read,
+            kind,
+            prefix.rstrip("/"),
+            resolution,
+            crop,
+            channels,
+            None,
+            skip_bad_files=skip_bad_files,
+            dataset=name,
         )
     a, b = dom[pa], dom[pb]
+    skipped = a.info["skipped"] + b.info["skipped"]
+    if skipped:  # the files read, both domains cut to the smaller count
+        n = min(len(a), len(b))
+        skip_a, skip_b = set(a.info["skipped"]), set(b.info["skipped"])
+        files_a = [f for f in files_a if f not in skip_a][:n]
+        files_b = [f for f in files_b if f not in skip_b][:n]
+    ta = {k: v[:n] for k, v in a.tensors.items()}
+    tb = {k: v[:n] for k, v in b.tensors.items()}
     extra = {}
-    if "label" in a.tensors and "label" in b.tensors:
-        extra = {"label_a": a.tensors["label"], "label": b.tensors["label"]}
+    if "label" in ta and "label" in tb:
+        extra = {"label_a": ta["label"], "label": tb["label"]}
     return TensorDataset(
         name=name,
         kind="images",
-        tensors={"real": b.tensors["real"], "a": a.tensors["real"], **extra},
+        tensors={"real": tb["real"], "a": ta["real"], **extra},
         num_classes=b.num_classes if extra else None,
         info={
             "task": "unpaired",
@@ -407,6 +474,7 @@ def _load_unpaired(
             "classes_a": a.info["classes"],
             "classes": b.info["classes"],
             "resize": a.info["resize"],
+            "skipped": skipped,
         },
         aliases={"b": "real"},
     )
@@ -746,6 +814,7 @@ def _pix2pix(
     resolution: int | None,
     direction: str,
     limit: int | None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     spec = ARCHIVES[key]
     folder = locate(spec, root, lambda p: (p / "train").is_dir() or (p / "val").is_dir())
@@ -755,9 +824,21 @@ def _pix2pix(
     if not (folder / split_dir).is_dir():
         have = sorted(p.name for p in folder.iterdir() if p.is_dir())
         raise DataError(f"{key}: {folder} has no {split}/ folder; it has {', '.join(have)}.")
-    with _imgf._open_source(folder) as (names, read, _kind):
+    with _imgf._open_source(folder) as (names, read, kind):
         ds = _load_paired(
-            folder, names, read, split_dir, "side-by-side", direction, resolution, 3, 3, limit, key
+            folder,
+            names,
+            read,
+            split_dir,
+            "side-by-side",
+            direction,
+            resolution,
+            3,
+            3,
+            limit,
+            key,
+            kind=kind,
+            skip_bad_files=skip_bad_files,
         )
     ds.info.update(url=spec.url, split=split, split_folder=split_dir)
     return ds
@@ -772,6 +853,7 @@ def facades(
     resolution: Resolution = 256,
     direction: Literal["AtoB", "BtoA"] = "BtoA",
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """pix2pix facades: labels -> photo (BtoA), source/real (N, 3, 256, 256); 400/100/106.
 
@@ -779,7 +861,7 @@ def facades(
     translates label maps into photos. Downloads facades.tar.gz (29 MB) from
     https://efrosgans.eecs.berkeley.edu/pix2pix/datasets/ when ``root`` is None.
     """
-    return _pix2pix("facades", split, root, resolution, direction, limit)
+    return _pix2pix("facades", split, root, resolution, direction, limit, skip_bad_files)
 
 
 @DATASETS.register("maps", paper="Isola et al. 2017, pix2pix (Google Maps aerial <-> map)")
@@ -789,13 +871,14 @@ def maps(
     resolution: Resolution = 256,
     direction: Literal["AtoB", "BtoA"] = "AtoB",
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """pix2pix maps: aerial photo -> map (AtoB), (N, 3, 256, 256); 1,096 train / 1,098 val.
 
     The native halves are 600x600, resized to ``resolution``. ``split="test"`` reads
     ``val`` (the set has no test folder). Downloads maps.tar.gz (239 MB).
     """
-    return _pix2pix("maps", split, root, resolution, direction, limit)
+    return _pix2pix("maps", split, root, resolution, direction, limit, skip_bad_files)
 
 
 @DATASETS.register("edges2shoes", paper="Isola et al. 2017, pix2pix; shoes of Yu & Grauman 2014")
@@ -805,6 +888,7 @@ def edges2shoes(
     resolution: Resolution = 64,
     direction: Literal["AtoB", "BtoA"] = "AtoB",
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """pix2pix edges2shoes: edges -> shoe photo (AtoB); 49,825 train / 200 val pairs.
 
@@ -812,7 +896,7 @@ def edges2shoes(
     256 would need 19.6 GB: use ``limit`` for that). ``split="test"`` reads ``val``.
     Downloads edges2shoes.tar.gz (2.0 GB).
     """
-    return _pix2pix("edges2shoes", split, root, resolution, direction, limit)
+    return _pix2pix("edges2shoes", split, root, resolution, direction, limit, skip_bad_files)
 
 
 def _cyclegan(
@@ -822,12 +906,24 @@ def _cyclegan(
     resolution: int | None,
     seed: int,
     limit: int | None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     spec = ARCHIVES[key]
     folder = locate(spec, root, lambda p: (p / "trainA").is_dir() or (p / "testA").is_dir())
     with _imgf._open_source(folder) as (names, read, kind):
         ds = _load_unpaired(
-            folder, names, read, kind, split, resolution, "center", 3, seed, limit, key
+            folder,
+            names,
+            read,
+            kind,
+            split,
+            resolution,
+            "center",
+            3,
+            seed,
+            limit,
+            key,
+            skip_bad_files=skip_bad_files,
         )
     ds.info.update(url=spec.url)
     return ds
@@ -840,8 +936,9 @@ def _register_cyclegan(key: str, what: str, sizes: str) -> None:
         resolution: Resolution = 256,
         seed: Annotated[int, Field(ge=0)] = 0,
         limit: Limit = None,
+        skip_bad_files: bool = False,
     ) -> TensorDataset:
-        return _cyclegan(key, split, root, resolution, seed, limit)
+        return _cyclegan(key, split, root, resolution, seed, limit, skip_bad_files)
 
     build.__name__ = build.__qualname__ = key
     build.__doc__ = (
@@ -881,6 +978,7 @@ def div2k(
     scale: Literal[2, 4, 8] = 4,
     seed: Annotated[int, Field(ge=0)] = 0,
     limit: Limit = None,
+    skip_bad_files: bool = False,
 ) -> TensorDataset:
     """DIV2K patches, low (N, 3, p/s, p/s) -> real = high (N, 3, p, p).
 
@@ -891,6 +989,8 @@ def div2k(
     ``sr-cifar10``. ``root``: the extracted DIV2K_train_HR / DIV2K_valid_HR folder, a
     folder holding it or its zip, or the zip; None downloads from
     https://data.vision.ee.ethz.ch/cvl/DIV2K/ (3.5 GB / 0.45 GB, sha256-verified).
+    ``skip_bad_files``: leave out photos whose header cannot be read, with a warning (a
+    photo that fails later, while its patches are cut, is a DataError naming it).
     """
     if patch % scale:
         raise ConfigError(f"div2k: patch={patch} is not divisible by scale={scale}.")
@@ -899,17 +999,28 @@ def div2k(
     files = _image_files(folder)
     if not files:
         raise DataError(f"div2k: no images in {folder}.")
-    sizes = []
+    sizes, readable = [], []
+    bad = BadFiles("div2k", str(folder), skip_bad_files)
+    fix = f"Delete {folder} and run again to extract it anew, or replace the file"
     for f in files:
         try:
             with Image.open(f) as im:
                 sizes.append((im.size[1], im.size[0]))
-        except (OSError, SyntaxError, ValueError) as e:
-            raise DataError(f"div2k: cannot read {f} ({e}); replace the file.") from None
+            readable.append(f)
+        except MemoryError:
+            raise
+        except Exception as e:  # Pillow raises many types on damaged headers
+            bad.bad(str(f), str(f), "cannot read", f"{type(e).__name__}: {e}", fix)
+    bad.finish(len(files), len(readable))
+    files = readable
 
     def load(j: int) -> np.ndarray:
-        im = _imgf._decode(files[j].read_bytes(), files[j].name, folder, "RGB")
-        return np.asarray(im)
+        try:
+            data = files[j].read_bytes()
+        except OSError as e:
+            raise DataError(f"div2k: cannot read {files[j]} ({e}). {fix}.") from None
+        rel = files[j].relative_to(folder).as_posix()
+        return np.asarray(_imgf._decode(data, rel, folder, "RGB"))
 
     high, which = sample_patches(sizes, load, patch, patches_per_image, seed, limit)
     return _sr(
