@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=None, help="local copy of the dataset (sets data.root)"
     )
     t.add_argument("--steps", type=int, default=None, help="shorthand for --set train.steps=N")
+    t.add_argument(
+        "--skip-bad-files",
+        action="store_true",
+        help="leave unreadable files of image-folder datasets out, with a warning each "
+        "(shorthand for --set data.skip_bad_files=true)",
+    )
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     r = sub.add_parser("resume", help="continue a run from its latest checkpoint, exactly")
@@ -271,6 +277,8 @@ def _cmd_train(a: argparse.Namespace) -> None:
         overrides.append(f"train.steps={a.steps}")
     if a.data_dir is not None:
         overrides.append(f"data.root={a.data_dir}")
+    if a.skip_bad_files:
+        overrides.append("data.skip_bad_files=true")
     run_dir = train(
         a.recipe, overrides, seed=a.seed, out=a.out, runs_root=a.runs, progress=not a.no_progress
     )
@@ -278,6 +286,10 @@ def _cmd_train(a: argparse.Namespace) -> None:
 
 
 def _done(run_dir: Path) -> None:
+    import os
+
+    if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 speaks for the run
+        return
     from rich.console import Console
 
     Console().print(

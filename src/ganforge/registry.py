@@ -194,7 +194,10 @@ class Registry(Generic[T]):
         return self.get(resolved["name"])(**injected, **kwargs)
 
 
-DATASETS: Registry = Registry("dataset")
+# skip_bad_files is "auto" only in that a resolved spec leaves it out unless it is set:
+# the data are the same either way when no file is damaged, and evaluation cards and
+# cached statistics, keyed by the data spec, stay comparable with earlier ones.
+DATASETS: Registry = Registry("dataset", auto=("skip_bad_files",))
 NETS: Registry = Registry(
     "network",
     auto=(

@@ -354,7 +354,7 @@ def test_skip_bad_files_from_the_command_line(tmp_path: Path) -> None:
     args = [
         "train",
         "--set", f"data={{name: image-folder, path: '{folder}', channels: 1}}",
-        "--set", "data.skip_bad_files=true",
+        "--skip-bad-files",
         "--set", "train.steps=2",
         "--set", "train.batch_size=4",
         "--set", "train.tensorboard=false",

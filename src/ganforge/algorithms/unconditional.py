@@ -19,6 +19,7 @@ from torch import nn
 from ganforge.algorithms.base import Algorithm, LossOutput, Phase
 from ganforge.errors import ConfigError
 from ganforge.nets.base import CriticOutput
+from ganforge.nn.parallel import sharded
 from ganforge.objectives.base import Objective, State, is_stateful, needs_samples
 from ganforge.penalties.base import Penalty
 from ganforge.registry import ALGORITHMS
@@ -89,7 +90,8 @@ class Unconditional(Algorithm):
         if targets and not hasattr(objective, "d_loss_with_targets"):
             names = ", ".join(sorted({_name(t) for t in targets}))
             raise ConfigError(
-                f"{names} change the binary cross-entropy targets of the critic, but the "
+                f"{names} {'changes' if len(targets) == 1 else 'change'} the binary "
+                "cross-entropy targets of the critic, but the "
                 f"objective {_name(objective)!r} has no such targets. Use an objective "
                 "with a BCE critic (minimax, ns, ml) or remove the technique."
             )
@@ -125,8 +127,13 @@ class Unconditional(Algorithm):
         return [Phase("d", "d"), Phase("g", "g", every=self.n_critic)]
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """z ~ N(0, I), shape (n, latent_dim)."""
-        return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
+        """z ~ N(0, I), shape (n, latent_dim).
+
+        Training draws (no ``generator``) are sharded over data-parallel ranks
+        (:func:`ganforge.engine.distributed.sharded`); seeded draws are not."""
+        if generator is not None:
+            return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
+        return sharded(lambda s: torch.randn(s, device=self.device), (n, self.latent_dim))
 
     def loss(self, phase: str, batch: dict[str, torch.Tensor], step: int) -> LossOutput:
         g, d = self.nets["g"], self.nets["d"]

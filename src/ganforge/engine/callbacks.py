@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ganforge.engine.checkpoint import save_checkpoint
+from ganforge.engine.checkpoint import checkpoint_path, save_checkpoint
 from ganforge.engine.trainer import Trainer
 from ganforge.io import atomic_write_text
 
@@ -126,10 +126,15 @@ class Checkpointer:
     def save(self, trainer: Trainer) -> Path:
         # The guard reads every loss and weight first: a NaN is never checkpointed.
         trainer.check_finite(weights=True)
-        state = trainer.state_dict()
-        state.update(self.extra)
+        # data parallel: every rank holds rank 0's weights, or none of them saves
+        trainer.dist.check_consistent(trainer.algorithm.nets)
         self.last_step = trainer.step
-        return save_checkpoint(self.folder, trainer.step, state, self.keep_last)
+        path = checkpoint_path(self.folder, trainer.step)
+        if trainer.dist.is_main:  # the other ranks' state is the same (RNG included)
+            state = trainer.state_dict()
+            state.update(self.extra)
+            save_checkpoint(self.folder, trainer.step, state, self.keep_last)
+        return path
 
     def on_step_end(self, trainer: Trainer) -> None:
         if trainer.step % self.every == 0:

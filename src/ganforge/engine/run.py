@@ -7,6 +7,7 @@ corrupt dataset never leaves a half-made run behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 import ganforge
 from ganforge import registry
@@ -34,6 +36,7 @@ from ganforge.engine.callbacks import (
     SampleWriter,
 )
 from ganforge.engine.checkpoint import DISK_FULL, latest_checkpoint, load_checkpoint
+from ganforge.engine.distributed import Distributed
 from ganforge.engine.trainer import Trainer, seed_everything
 from ganforge.errors import (
     CheckpointError,
@@ -44,6 +47,7 @@ from ganforge.errors import (
 )
 from ganforge.io import RunLock, atomic_write_bytes, atomic_write_text, remove_stale_temps
 from ganforge.nn.conditional import balanced_labels, draw_codes, with_codes
+from ganforge.nn.parallel import convert_sync_batchnorm
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Built:
     optimizers: dict[str, torch.optim.Optimizer]
     sampler: InfiniteSampler
     device: torch.device
+    dist: Distributed
 
 
 def resolve_device(name: str) -> torch.device:
@@ -82,7 +87,10 @@ def build_nets(
     algo_cls = registry.ALGORITHMS.get(cfg.algorithm["name"])
     defaults = algo_cls.net_defaults(cfg.algorithm, dataset)
     nets, specs = {}, {}
-    for key, spec in cfg.nets.items():
+    # Built in sorted order, so the initial weights depend on the seed and not on the
+    # order of the recipe's keys (a saved config.yaml has sorted keys: training it again
+    # must give the same run).
+    for key, spec in sorted(cfg.nets.items()):
         accepted = registry.NETS.parameters(spec["name"])
         filled = dict(spec)
         for arg, value in defaults.get(key, {}).items():
@@ -93,12 +101,20 @@ def build_nets(
             nets[key] = registry.NETS.build(specs[key], f"nets.{key}")
         except ValueError as e:  # a network rejecting its arguments (e.g. resolution)
             raise ConfigError(f"nets.{key} ({spec['name']}): {e}") from None
+    nets = {k: nets[k] for k in cfg.nets}
+    specs = {k: specs[k] for k in cfg.nets}
     return nets, cfg.model_copy(update={"nets": specs})
 
 
-def build(cfg: RunConfig) -> Built:
-    """Dataset, networks, algorithm, optimizers and sampler for ``cfg`` (seeded)."""
-    device = resolve_device(cfg.train.device)
+def build(cfg: RunConfig, dist: Distributed | None = None) -> Built:
+    """Dataset, networks, algorithm, optimizers and sampler for ``cfg`` (seeded).
+
+    ``dist``: the data-parallel group (every rank builds the same, seeded alike); the
+    sampler draws global batches of ``train.batch_size`` that the trainer shards.
+    """
+    dist = dist or Distributed()
+    device = dist.device(resolve_device(cfg.train.device))
+    local_batch = dist.check_batch_size(cfg.train.batch_size)
     seed_everything(cfg.seed)
     dataset = registry.DATASETS.build(cfg.data, "data")
     if len(dataset) < cfg.train.batch_size:
@@ -109,6 +125,12 @@ def build(cfg: RunConfig) -> Built:
     dataset.to(device)
     nets, cfg = build_nets(cfg, dataset)
     nets = {k: v.to(device) for k, v in nets.items()}
+    if cfg.train.sync_bn and dist.world > 1:
+        nets = {k: convert_sync_batchnorm(v) for k, v in nets.items()}
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: autotune once per layer
+    if cfg.train.channels_last:
+        nets = {k: v.to(memory_format=torch.channels_last) for k, v in nets.items()}
     objective = registry.OBJECTIVES.build(cfg.objective, "objective")
     penalties = [
         registry.PENALTIES.build(p, f"penalties[{i}]") for i, p in enumerate(cfg.penalties)
@@ -131,7 +153,15 @@ def build(cfg: RunConfig) -> Built:
         penalties=penalties,
         techniques=techniques,
     )
-    algorithm.check_batch_size(cfg.train.batch_size)
+    algorithm.check_batch_size(local_batch)
+    if cfg.train.compile:
+        if penalties:  # (an objective's implied penalties are in the list too)
+            raise ConfigError(
+                "train.compile: torch.compile cannot differentiate twice, which gradient "
+                "penalties need. Drop train.compile for this recipe."
+            )
+        for net in nets.values():
+            net.compile()  # in place: state_dict keys stay those of the plain module
     algorithm.attach_data(dataset)
     optimizers = {}
     for key, spec in cfg.optim.items():
@@ -144,7 +174,7 @@ def build(cfg: RunConfig) -> Built:
 
         registry.FEATURES.validate(parse_spec(cfg.train.eval.extractor), "train.eval.extractor")
     sampler = InfiniteSampler(len(dataset), cfg.train.batch_size, seed=cfg.seed)
-    return Built(cfg, dataset, algorithm, optimizers, sampler, device)
+    return Built(cfg, dataset, algorithm, optimizers, sampler, device, dist)
 
 
 # -- run dirs -------------------------------------------------------------------------------
@@ -202,6 +232,12 @@ def _make_trainer(
 ) -> tuple[Trainer, list[Any]]:
     cfg = built.config
     t = cfg.train
+    if not built.dist.is_main:
+        # Other ranks write nothing; their checkpointer only joins the pre-save check
+        # that every rank holds the same weights.
+        ckpt = Checkpointer(run_dir, t.ckpt_every, t.keep_last, {})
+        trainer = _trainer(built, [ckpt, *extra_callbacks])
+        return trainer, trainer.callbacks
     if t.precision != "fp32" and built.device.type != "cuda":
         print(
             f"ganforge: train.precision={t.precision} is a CUDA autocast setting; "
@@ -239,7 +275,15 @@ def _make_trainer(
             )
         )
     callbacks.extend(extra_callbacks)
-    trainer = Trainer(
+    trainer = _trainer(built, callbacks)
+    if progress:
+        trainer.callbacks.append(ProgressBar(t.steps, trainer.step, cfg.recipe or "train"))
+    return trainer, callbacks
+
+
+def _trainer(built: Built, callbacks: list[Any]) -> Trainer:
+    t = built.config.train
+    return Trainer(
         built.algorithm,
         built.optimizers,
         built.dataset,
@@ -253,10 +297,9 @@ def _make_trainer(
         lr_decay_start=t.lr_decay_start,
         total_steps=t.steps,
         callbacks=callbacks,
+        dist=built.dist,
+        channels_last=t.channels_last,
     )
-    if progress:
-        trainer.callbacks.append(ProgressBar(t.steps, trainer.step, cfg.recipe or "train"))
-    return trainer, callbacks
 
 
 class StopOnSignal:
@@ -312,6 +355,8 @@ def _fit(trainer: Trainer, built: Built, run_dir: Path) -> Path:
             close = getattr(cb, "close", None)
             if close is not None:
                 close()
+    if not built.dist.is_main:
+        return run_dir
     if stopper.signum is not None:
         name = signal.Signals(stopper.signum).name
         raise TrainingInterrupted(
@@ -354,27 +399,34 @@ def train(
     if isinstance(config, RunConfig):
         config = config.to_dict()
     cfg = load_config(config, overrides, seed)
-    built = build(cfg)  # may fail on data or networks: before any run dir exists
+    dist = Distributed.from_env(resolve_device(cfg.train.device))
+    try:
+        built = build(cfg, dist)  # may fail on data or networks: before any run dir exists
+        run_dir = Path(dist.agree(lambda: str(_new_out(cfg, out, runs_root))))
+        with RunLock(run_dir) if dist.is_main else contextlib.nullcontext():
+            if dist.is_main:
+                save_config(built.config, run_dir / "config.yaml")
+                env = environment(cfg, built.device)
+                atomic_write_text(run_dir / "env.json", json.dumps(env, indent=2))
+            trainer, _ = _make_trainer(built, run_dir, progress, list(callbacks))
+            return _fit(trainer, built, run_dir)
+    finally:
+        dist.close()
+
+
+def _new_out(cfg: RunConfig, out: Path | str | None, runs_root: Path | str) -> Path:
+    """The run dir of a new run: ``out`` (must not exist or be empty) or the next free
+    ``runs_root/<recipe>-NNNN``; created."""
     if out is None:
-        run_dir = new_run_dir(Path(runs_root), cfg.recipe or "run")
-    else:
-        run_dir = Path(out)
-        if run_dir.exists() and any(run_dir.iterdir()):
-            hint = (
-                " (it is a run: use `ganforge resume`)"
-                if (run_dir / "config.yaml").exists()
-                else ""
-            )
-            raise ConfigError(
-                f"Output dir {run_dir} exists and is not empty{hint}. Choose another --out."
-            )
-        run_dir.mkdir(parents=True, exist_ok=True)
-    with RunLock(run_dir):
-        save_config(built.config, run_dir / "config.yaml")
-        env = environment(cfg, built.device)
-        atomic_write_text(run_dir / "env.json", json.dumps(env, indent=2))
-        trainer, _ = _make_trainer(built, run_dir, progress, list(callbacks))
-        return _fit(trainer, built, run_dir)
+        return new_run_dir(Path(runs_root), cfg.recipe or "run")
+    run_dir = Path(out)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        hint = " (it is a run: use `ganforge resume`)" if (run_dir / "config.yaml").exists() else ""
+        raise ConfigError(
+            f"Output dir {run_dir} exists and is not empty{hint}. Choose another --out."
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
 
 
 def resume(
@@ -393,25 +445,39 @@ def resume(
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise CheckpointError(f"{run_dir} is not a ganforge run dir (no config.yaml).")
-    with RunLock(run_dir):  # before touching temps: they may be a live trainer's
-        return _resume_locked(run_dir, steps, progress, list(callbacks))
+    device = yaml.safe_load((run_dir / "config.yaml").read_text("utf-8"))
+    device = (device or {}).get("train", {}).get("device", "auto")
+    dist = Distributed.from_env(resolve_device(str(device)))
+    try:
+        # the lock before touching temps: they may be a live trainer's
+        with RunLock(run_dir) if dist.is_main else contextlib.nullcontext():
+            return _resume_locked(run_dir, steps, progress, list(callbacks), dist)
+    finally:
+        dist.close()
 
 
-def _resume_locked(run_dir: Path, steps: int | None, progress: bool, callbacks: list[Any]) -> Path:
+def _resume_locked(
+    run_dir: Path, steps: int | None, progress: bool, callbacks: list[Any], dist: Distributed
+) -> Path:
     folder = run_dir / "checkpoints"
-    remove_stale_temps(folder)  # leftovers of a write interrupted by a crash
-    state = load_checkpoint(latest_checkpoint(folder))
+
+    def pick() -> str:  # rank 0 chooses; every rank loads the same file
+        remove_stale_temps(folder)  # leftovers of a write interrupted by a crash
+        return latest_checkpoint(folder).name
+
+    state = load_checkpoint(folder / dist.agree(pick))
     cfg = load_config(state["config"])
     if steps is not None:
         if steps < int(state["step"]):
             raise ConfigError(f"--steps {steps} is below the checkpoint's step {state['step']}.")
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": steps})})
-    built = build(cfg)
+    built = build(cfg, dist)
     trainer, _ = _make_trainer(built, run_dir, progress, callbacks)
     trainer.load_state_dict(state)
-    MetricsWriter.truncate(run_dir, trainer.step)
-    if steps is not None:
-        save_config(built.config, run_dir / "config.yaml")
+    if dist.is_main:
+        MetricsWriter.truncate(run_dir, trainer.step)
+        if steps is not None:
+            save_config(built.config, run_dir / "config.yaml")
     return _fit(trainer, built, run_dir)
 
 

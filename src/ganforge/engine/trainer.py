@@ -22,8 +22,10 @@ from torch import nn
 
 from ganforge.algorithms.base import Algorithm, Phase
 from ganforge.data.base import InfiniteSampler, TensorDataset
+from ganforge.engine.distributed import Distributed
 from ganforge.engine.ema import EMA
 from ganforge.errors import TrainingDiverged
+from ganforge.nn.parallel import active_shard
 
 
 class Callback(Protocol):
@@ -80,6 +82,10 @@ class Trainer:
         precision: "fp32", or "bf16"/"fp16" autocast on CUDA (on CPU: fp32).
         log_every: steps between reads of the accumulated losses (and the NaN guard).
         callbacks: objects with ``on_step_end(trainer)``, called after every step.
+        channels_last: hand 4-D float batches over in channels-last layout (pair with
+            networks converted by ``train.channels_last``).
+        dist: the data-parallel group (:mod:`ganforge.engine.distributed`); None: one
+            process. The trainer shards batches, averages gradients and scalars over it.
     """
 
     def __init__(
@@ -98,6 +104,8 @@ class Trainer:
         lr_decay_start: int = 0,
         total_steps: int | None = None,
         callbacks: list[Any] | tuple[Any, ...] = (),
+        dist: Distributed | None = None,
+        channels_last: bool = False,
     ) -> None:
         if set(optimizers) != set(algorithm.optimizers):
             raise ValueError(
@@ -139,7 +147,11 @@ class Trainer:
         self.last_scalars: dict[str, float] = {}
         self._t_last = time.perf_counter()
         self._step_last = 0
-        self._stop_requested = False
+        self._stop_requested = False  # asked for (a signal handler, a callback)
+        self._stop_agreed = False  # acted on: by every rank at the same step
+        self.dist = dist or Distributed()
+        self.channels_last = channels_last
+        self.dist.broadcast_parameters(algorithm.nets.values())
 
     # -- the loop -------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -178,6 +190,7 @@ class Trainer:
             self._accumulate(k, v)
         if self.scaler is not None:
             self.scaler.scale(out.loss).backward()
+            self.dist.average_gradients(self._phase_params[phase.optimizer])
             if self.grad_clip is not None:
                 self.scaler.unscale_(opt)
                 nn.utils.clip_grad_norm_(self._phase_params[phase.optimizer], self.grad_clip)
@@ -185,6 +198,7 @@ class Trainer:
             self.scaler.update()
         else:
             out.loss.backward()
+            self.dist.average_gradients(self._phase_params[phase.optimizer])
             if self.grad_clip is not None:
                 nn.utils.clip_grad_norm_(self._phase_params[phase.optimizer], self.grad_clip)
             opt.step()
@@ -195,8 +209,11 @@ class Trainer:
             self.ema.update(self.algorithm.nets, self.step)
 
     def next_batch(self) -> dict[str, torch.Tensor]:
-        batch = self.dataset.batch(next(self.sampler))
-        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        batch = self.dataset.batch(self.dist.local(next(self.sampler)))
+        out = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        if self.channels_last:
+            out = {k: _channels_last(v) for k, v in out.items()}
+        return out
 
     def lr_factor(self, step: int) -> float:
         """Multiplier of the initial learning rates at ``step`` (a function of the step
@@ -223,14 +240,22 @@ class Trainer:
         """Train until ``self.step == until`` (or a callback calls :meth:`request_stop`)."""
         for net in self.algorithm.nets.values():
             net.train()
-        while self.step < until and not self._stop_requested:
+        with active_shard(self.dist.shard):
+            self._loop(until)
+
+    def _loop(self, until: int) -> None:
+        while self.step < until and not self._stop_agreed:
             self.train_step()
-            if self.step % self.log_every == 0 or self.step == until:
+            flush = self.step % self.log_every == 0 or self.step == until
+            if flush:
                 self.flush_scalars()
             for cb in self.callbacks:
                 hook = getattr(cb, "on_step_end", None)
                 if hook is not None:
                     hook(self)
+            if flush or self.dist.world == 1:
+                # ranks agree on stopping where they meet anyway (the scalars' all-reduce)
+                self._stop_agreed = self.dist.any(self._stop_requested, self.device)
         self.flush_scalars()
         for cb in self.callbacks:
             hook = getattr(cb, "on_train_end", None)
@@ -247,7 +272,10 @@ class Trainer:
         if not self._sums:
             return self.last_scalars
         now = time.perf_counter()
-        scalars = {k: float(v) / self._counts[k] for k, v in self._sums.items()}
+        keys = sorted(self._sums)
+        means = torch.stack([self._sums[k] / self._counts[k] for k in keys])
+        means = self.dist.mean(means).tolist()  # averaged over ranks (one host sync)
+        scalars = dict(zip(keys, means, strict=True))
         steps = self.step - self._step_last
         if steps > 0 and now > self._t_last:
             scalars["perf/steps_per_s"] = steps / (now - self._t_last)
@@ -265,7 +293,7 @@ class Trainer:
     def check_finite(self, weights: bool = False) -> None:
         """Raise :class:`TrainingDiverged` if a loss (or, with ``weights``, a parameter)
         became NaN/inf since the last check."""
-        bad = bool(self._bad)
+        bad = self.dist.any(self._bad, self.device)
         what = [k for k, v in self._bad_names.items() if bool(v)]
         if not bad and weights:
             for name, net in self.algorithm.nets.items():
@@ -343,3 +371,9 @@ class Trainer:
         finally:
             for k, net in nets.items():
                 net.train(modes[k])
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    if x.dim() == 4 and x.is_floating_point():
+        return x.contiguous(memory_format=torch.channels_last)
+    return x

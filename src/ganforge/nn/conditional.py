@@ -31,6 +31,8 @@ from pydantic import Field
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+from ganforge.nn.parallel import sharded
+
 # -- constructor argument types (validated by the registry through pydantic) ----------------
 #: Number of classes K of a conditional network; 0 = unconditional.
 NumClasses = Annotated[int, Field(ge=0, le=10000)]
@@ -321,6 +323,10 @@ def draw_codes(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """InfoGAN codes: c_cat (n,) uniform over ``categorical`` classes (all 0 when there is
     no categorical code) and c_cont (n, continuous) ~ U(-1, 1), drawn in that order."""
+    if generator is None:  # a training draw: sharded over data-parallel ranks
+        c_cat = sharded(lambda s: torch.randint(max(categorical, 1), s, device=device), (n,))
+        c_cont = sharded(lambda s: torch.rand(s, device=device), (n, continuous)) * 2 - 1
+        return c_cat, c_cont
     c_cat = torch.randint(max(categorical, 1), (n,), device=device, generator=generator)
     c_cont = torch.rand(n, continuous, device=device, generator=generator) * 2 - 1
     return c_cat, c_cont

@@ -38,6 +38,7 @@ from pydantic import Field
 from torch import nn
 
 from ganforge.nets.base import CriticOutput
+from ganforge.nn.parallel import sharded
 from ganforge.registry import PENALTIES
 
 State = dict[str, torch.Tensor]
@@ -95,7 +96,8 @@ def interpolate(x_real: torch.Tensor, x_fake: torch.Tensor) -> torch.Tensor:
             f"{tuple(x_fake.shape)}. Generate as many samples as the real batch holds."
         )
     shape = (x_real.shape[0],) + (1,) * (x_real.dim() - 1)
-    eps = torch.rand(shape, device=x_real.device, dtype=x_real.dtype)
+    # sharded: with data parallelism each sample keeps the eps it has in one process
+    eps = sharded(lambda s: torch.rand(s, device=x_real.device, dtype=x_real.dtype), shape)
     return eps * x_real.detach() + (1 - eps) * x_fake.detach()
 
 
@@ -246,8 +248,11 @@ class DRAGANPenalty(_InputGradientPenalty):
         """x + alpha * noise * std(x) * U, alpha per sample, U elementwise, both U[0, 1]."""
         x = x_real.detach()
         std = x.std(correction=0)  # one scalar over the whole batch (numpy's x.std())
-        u = torch.rand(x.shape, device=x.device, dtype=x.dtype)
-        alpha = torch.rand((x.shape[0],) + (1,) * (x.dim() - 1), device=x.device, dtype=x.dtype)
+        u = sharded(lambda s: torch.rand(s, device=x.device, dtype=x.dtype), tuple(x.shape))
+        alpha = sharded(
+            lambda s: torch.rand(s, device=x.device, dtype=x.dtype),
+            (x.shape[0],) + (1,) * (x.dim() - 1),
+        )
         return x + alpha * (self.noise * std * u)
 
     def __call__(
