@@ -196,7 +196,7 @@ class Evaluator:
         data: dict[str, Any],
         kind: str,
         device: str,
-        writer: MetricsWriter,
+        writer: MetricsWriter | None,
         extra: dict[str, Any],
         dataset: Any = None,
     ) -> None:
@@ -237,12 +237,16 @@ class Evaluator:
             inception_weights=self.cfg.inception_weights,
             device=self.device,
             progress=False,
+            shard=trainer.dist.shard,
         )
+        if not trainer.dist.is_main:
+            return cards  # (empty) rank 0 scores, logs and keeps the best
         scalars = {}
         for c in cards:
             for k, v in c.values.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     scalars[f"eval/{c.metric}" if k == c.primary else f"eval/{c.metric}.{k}"] = v
+        assert self.writer is not None  # rank 0 has one
         self.writer.on_log(trainer, scalars)
         lines = "".join(json.dumps(c.to_dict(), sort_keys=True) + "\n" for c in cards)
         log = self.run_dir / "cards" / "training.jsonl"
@@ -268,7 +272,7 @@ class Evaluator:
             if old is not None and not (v < old["value"] if lower else v > old["value"]):
                 continue
             if state is None:
-                trainer.check_finite(weights=True)
+                trainer.check_finite(weights=True, collective=False)  # rank 0 only
                 state = encode({**trainer.state_dict(), **self.extra})
             path = self.run_dir / "checkpoints" / f"best-{c.metric}.safetensors"
             atomic_write_bytes(path, state)

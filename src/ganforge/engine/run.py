@@ -233,10 +233,12 @@ def _make_trainer(
     cfg = built.config
     t = cfg.train
     if not built.dist.is_main:
-        # Other ranks write nothing; their checkpointer only joins the pre-save check
-        # that every rank holds the same weights.
-        ckpt = Checkpointer(run_dir, t.ckpt_every, t.keep_last, {})
-        trainer = _trainer(built, [ckpt, *extra_callbacks])
+        # Other ranks write nothing: their checkpointer only joins the pre-save check
+        # that every rank holds the same weights, their evaluator extracts its share.
+        ranks: list[Any] = [Checkpointer(run_dir, t.ckpt_every, t.keep_last, {})]
+        if t.eval.every:
+            ranks.append(_evaluator(built, run_dir, None))
+        trainer = _trainer(built, [*ranks, *extra_callbacks])
         return trainer, trainer.callbacks
     if t.precision != "fp32" and built.device.type != "cuda":
         print(
@@ -262,23 +264,26 @@ def _make_trainer(
     ckpt = Checkpointer(run_dir, t.ckpt_every, t.keep_last, {"config": cfg.to_dict()})
     callbacks: list[Any] = [metrics, samples, ckpt]
     if t.eval.every:
-        callbacks.append(
-            Evaluator(
-                run_dir,
-                t.eval,
-                cfg.data,
-                built.dataset.kind,
-                str(built.device),
-                metrics,
-                {"config": cfg.to_dict()},
-                built.dataset,
-            )
-        )
+        callbacks.append(_evaluator(built, run_dir, metrics))
     callbacks.extend(extra_callbacks)
     trainer = _trainer(built, callbacks)
     if progress:
         trainer.callbacks.append(ProgressBar(t.steps, trainer.step, cfg.recipe or "train"))
     return trainer, callbacks
+
+
+def _evaluator(built: Built, run_dir: Path, metrics: MetricsWriter | None) -> Evaluator:
+    cfg = built.config
+    return Evaluator(
+        run_dir,
+        cfg.train.eval,
+        cfg.data,
+        built.dataset.kind,
+        str(built.device),
+        metrics,
+        {"config": cfg.to_dict()},
+        built.dataset,
+    )
 
 
 def _trainer(built: Built, callbacks: list[Any]) -> Trainer:

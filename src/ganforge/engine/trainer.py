@@ -290,10 +290,13 @@ class Trainer:
                 hook(self, scalars)
         return scalars
 
-    def check_finite(self, weights: bool = False) -> None:
+    def check_finite(self, weights: bool = False, collective: bool = True) -> None:
         """Raise :class:`TrainingDiverged` if a loss (or, with ``weights``, a parameter)
-        became NaN/inf since the last check."""
-        bad = self.dist.any(self._bad, self.device)
+        became NaN/inf since the last check.
+
+        ``collective``: agree with the other data-parallel ranks (every rank must call);
+        False for a check that rank 0 alone makes (keeping a best checkpoint)."""
+        bad = self.dist.any(self._bad, self.device) if collective else bool(self._bad)
         what = [k for k, v in self._bad_names.items() if bool(v)]
         if not bad and weights:
             for name, net in self.algorithm.nets.items():

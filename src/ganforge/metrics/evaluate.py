@@ -44,6 +44,7 @@ from ganforge.metrics.cards import Card
 from ganforge.metrics.features import FeatureExtractor, build_extractor, default_extractor
 from ganforge.metrics.frechet import RunningMoments
 from ganforge.nn.conditional import balanced_labels
+from ganforge.nn.parallel import Shard
 
 SampleFn = Callable[[int, int], torch.Tensor]
 
@@ -99,10 +100,18 @@ class GeneratorSource:
     def max_n(self) -> int | None:
         return None
 
-    def batches(self, n: int, seed: int, batch_size: int = SAMPLE_CHUNK) -> Iterator[torch.Tensor]:
+    def batches(
+        self,
+        n: int,
+        seed: int,
+        batch_size: int = SAMPLE_CHUNK,
+        select: Callable[[int], bool] | None = None,
+    ) -> Iterator[torch.Tensor]:
         """``n`` samples in chunks of :data:`SAMPLE_CHUNK` (``batch_size`` is not used: the
-        chunking fixes the samples)."""
+        chunking fixes the samples); ``select(b)`` False skips chunk ``b`` (sharding)."""
         for b, start in enumerate(range(0, n, SAMPLE_CHUNK)):
+            if select is not None and not select(b):
+                continue
             m = min(SAMPLE_CHUNK, n - start)
             x = self.sample(m, batch_seed(seed, b))
             if len(x) != m:
@@ -202,38 +211,95 @@ def extract(
     batch_size: int = 250,
     progress: bool = True,
     label: str = "",
-) -> Features:
-    """Stream ``n`` samples of ``source`` through ``extractor``; keep what ``needs`` says."""
-    feats: list[np.ndarray] = []
-    logits: list[np.ndarray] = []
-    images: list[torch.Tensor] = []
-    moments = RunningMoments() if extractor is not None else None
-    seen = 0
+    shard: Shard | None = None,
+) -> Features | None:
+    """Stream ``n`` samples of ``source`` through ``extractor``; keep what ``needs`` says.
+
+    ``shard`` (data-parallel training, a :class:`GeneratorSource` only): rank ``r`` of
+    ``W`` samples and extracts the chunks ``b`` with ``b % W == r``; rank 0 gathers them
+    and assembles them in chunk order, so its result is the one-process result, and the
+    other ranks get None.
+    """
+    if shard is not None and shard.world > 1 and isinstance(source, GeneratorSource):
+        return _extract_sharded(source, extractor, n, seed, needs, progress, label, shard)
     with progress_bar(label or "features", n, enabled=progress) as advance:
+        parts = []
         for x in source.batches(n, seed, batch_size):
-            if needs.images:
-                images.append(x.cpu())
-            if extractor is not None:
-                if x.is_floating_point() and not torch.isfinite(x).all():
-                    raise GanforgeError(
-                        "the samples contain NaN or infinite values: the generator has "
-                        "diverged; evaluate an earlier checkpoint."
-                    )
-                out = extractor(x)
-                f = out["features"].double().numpy()
-                moments.update(f)  # type: ignore[union-attr]
-                if needs.features:
-                    feats.append(f.astype(np.float32))
-                if needs.logits:
-                    if "logits" not in out:
-                        raise GanforgeError(
-                            f"{extractor.name} gives no class logits with these weights, "
-                            "which this metric needs (for inception-fid: use pytorch-fid's "
-                            "pt_inception-2015-12-05 weights, which have the 1008-way layer)."
-                        )
-                    logits.append(out["logits"].double().numpy())
-            seen += len(x)
+            parts.append(_chunk_features(x, extractor, needs))
             advance(len(x))
+    return _assemble(parts, extractor, needs)
+
+
+def _chunk_features(
+    x: torch.Tensor, extractor: FeatureExtractor | None, needs: Needs
+) -> dict[str, Any]:
+    """What ``extract`` keeps of one chunk of samples."""
+    part: dict[str, Any] = {"n": len(x)}
+    if needs.images:
+        part["images"] = x.cpu()
+    if extractor is not None:
+        if x.is_floating_point() and not torch.isfinite(x).all():
+            raise GanforgeError(
+                "the samples contain NaN or infinite values: the generator has "
+                "diverged; evaluate an earlier checkpoint."
+            )
+        out = extractor(x)
+        part["features"] = out["features"].double().numpy()
+        if needs.logits:
+            if "logits" not in out:
+                raise GanforgeError(
+                    f"{extractor.name} gives no class logits with these weights, "
+                    "which this metric needs (for inception-fid: use pytorch-fid's "
+                    "pt_inception-2015-12-05 weights, which have the 1008-way layer)."
+                )
+            part["logits"] = out["logits"].double().numpy()
+    return part
+
+
+def _extract_sharded(
+    source: GeneratorSource,
+    extractor: FeatureExtractor | None,
+    n: int,
+    seed: int,
+    needs: Needs,
+    progress: bool,
+    label: str,
+    shard: Shard,
+) -> Features | None:
+    import torch.distributed as dist
+
+    mine = []
+    with progress_bar(label or "features", n, enabled=progress and shard.rank == 0) as advance:
+        chunks = source.batches(n, seed, select=lambda b: b % shard.world == shard.rank)
+        ids = range(shard.rank, -(-n // SAMPLE_CHUNK), shard.world)
+        for b, x in zip(ids, chunks, strict=True):
+            mine.append((b, _chunk_features(x, extractor, needs)))
+            advance(len(x) * shard.world)
+    gathered: list[Any] | None = [None] * shard.world if shard.rank == 0 else None
+    dist.gather_object(mine, gathered, dst=0)  # our own ranks' arrays, not outside data
+    if gathered is None:
+        return None
+    parts = [p for _, p in sorted((bp for rank in gathered for bp in rank), key=lambda t: t[0])]
+    return _assemble(parts, extractor, needs)
+
+
+def _assemble(
+    parts: list[dict[str, Any]], extractor: FeatureExtractor | None, needs: Needs
+) -> Features:
+    """Features of chunks in stream order (moments accumulated chunk by chunk, as always)."""
+    moments = RunningMoments() if extractor is not None else None
+    feats, logits, images, seen = [], [], [], 0
+    for part in parts:
+        if "images" in part:
+            images.append(part["images"])
+        if "features" in part:
+            f = part["features"]
+            moments.update(f)  # type: ignore[union-attr]
+            if needs.features:
+                feats.append(f.astype(np.float32))
+        if "logits" in part:
+            logits.append(part["logits"])
+        seen += part["n"]
     return Features(
         n=seen,
         moments=moments,
@@ -402,6 +468,7 @@ def evaluate(
     cache: bool = True,
     progress: bool = True,
     out_dir: Path | str | None = None,
+    shard: Shard | None = None,
 ) -> list[Card]:
     """Score ``fake`` against ``real`` with each metric; return one card per metric.
 
@@ -418,6 +485,9 @@ def evaluate(
             identity for points); a metric that fixes its own extractor keeps it.
         inception_weights: a weight file for inception-fid.
         out_dir: where metrics may write pictures (the birthday test's closest pairs).
+        shard: data-parallel training: every rank calls ``evaluate`` and extracts its share
+            of the generated chunks; rank 0 computes the metrics and returns the cards,
+            the other ranks return [].
 
     Cards are returned, not saved: the caller decides where they go.
 
@@ -473,7 +543,10 @@ def evaluate(
         if ext is None and not fneeds.images:
             fake_f = Features(n=0)  # the metric draws its own samples (birthday test)
         else:
-            fake_f = extract(fake, ext, n, seed, fneeds, batch_size, progress, label)
+            got = extract(fake, ext, n, seed, fneeds, batch_size, progress, label, shard)
+            if got is None:  # a data-parallel rank other than 0: its share is sent
+                continue
+            fake_f = got
         real_f = None
         if needs_real and real is not None:
             assert n_real is not None
