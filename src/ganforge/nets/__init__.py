@@ -14,6 +14,7 @@ Importing this package registers every built-in network in
 - ``stargan-g`` / ``stargan-d``: :mod:`ganforge.nets.stargan` (Choi et al. 2018).
 - ``srresnet-g`` / ``srgan-d``: :mod:`ganforge.nets.srresnet` (Ledig et al. 2017).
 - ``segan-s`` / ``segan-c``: :mod:`ganforge.nets.segan` (Xue et al. 2018).
+- ``resnet-g`` / ``resnet-d``: :mod:`ganforge.nets.resnet` (SNGAN ResNet, Miyato et al. 2018).
 
 Generators map z (N, latent_dim) -> (N, *out_shape); critics map x (N, *in_shape) ->
 :class:`CriticOutput` (score (N,) or a patch map (N, h, w), features (N, F), aux).
@@ -23,12 +24,24 @@ Translators map images to images: x (N, C_in, H, W) [, labels] -> (N, C_out, H',
 
 from __future__ import annotations
 
-from ganforge.nets import dcgan, discogan, mlp, patchgan, segan, srresnet, stargan, translator, unet
+from ganforge.nets import (
+    dcgan,
+    discogan,
+    mlp,
+    patchgan,
+    resnet,
+    segan,
+    srresnet,
+    stargan,
+    translator,
+    unet,
+)
 from ganforge.nets.base import CriticOutput
 from ganforge.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.nets.discogan import DiscoGANDiscriminator, DiscoGANGenerator
 from ganforge.nets.mlp import MLPDiscriminator, MLPGenerator
 from ganforge.nets.patchgan import PatchGANDiscriminator, receptive_field
+from ganforge.nets.resnet import ResNetDiscriminator, ResNetGenerator
 from ganforge.nets.segan import SegANCritic, SegANSegmentor
 from ganforge.nets.srresnet import SRGANDiscriminator, SRResNetGenerator
 from ganforge.nets.stargan import StarGANDiscriminator, StarGANGenerator
@@ -44,6 +57,8 @@ __all__ = [
     "MLPDiscriminator",
     "MLPGenerator",
     "PatchGANDiscriminator",
+    "ResNetDiscriminator",
+    "ResNetGenerator",
     "ResNetTranslator",
     "SRGANDiscriminator",
     "SRResNetGenerator",
@@ -57,6 +72,7 @@ __all__ = [
     "mlp",
     "patchgan",
     "receptive_field",
+    "resnet",
     "segan",
     "srresnet",
     "stargan",
