@@ -290,3 +290,18 @@ def test_out_dir_that_is_a_run_is_refused(tiny_ring8: dict[str, Any], tmp_path: 
     with pytest.raises(ConfigError, match="use `ganforge resume`"):
         train(tiny_ring8, out=run, progress=False)
     assert before == {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
+def test_compile_refuses_what_torch_compile_cannot_run(tiny_ring8: dict[str, Any]) -> None:
+    from ganforge.config import load_config
+    from ganforge.engine.run import build
+    from ganforge.errors import ConfigError
+
+    cfg = {**tiny_ring8, "objective": {"name": "wgan-gp"}}
+    cfg["train"] = {**cfg["train"], "compile": True}
+    with pytest.raises(ConfigError, match="cannot differentiate twice"):
+        build(load_config(cfg))
+    cfg = {**tiny_ring8, "train": {**tiny_ring8["train"], "compile": True}}
+    cfg["nets"] = {**cfg["nets"], "d": {**cfg["nets"]["d"], "spectral_norm": True}}
+    with pytest.raises(ConfigError, match=r"network\(s\) d use spectral normalisation"):
+        build(load_config(cfg))

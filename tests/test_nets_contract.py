@@ -76,6 +76,19 @@ CONTRACT: dict[str, dict[str, Any]] = {
         "kwargs": {"base_channels": 4},
         "variants": [{}, {"spectral_norm": True, "norm": "none"}, {"norm": "layer"}],
     },
+    "resnet-g": {
+        "role": "generator",
+        "shapes": [IMG16, IMG32, IMG64],
+        "kwargs": {"channels": 4},
+        "variants": [{}, {"spectral_norm": True}, {"init": "default"}],
+        "tanh": True,
+    },
+    "resnet-d": {
+        "role": "critic",
+        "shapes": [IMG16, IMG32, IMG64],
+        "kwargs": {"channels": 4},
+        "variants": [{}, {"spectral_norm": False}, {"init": "default"}],
+    },
     # -- image-to-image translation (tiny widths: the checks are about wiring) --------------
     "unet-g": {
         "role": "translator",

@@ -160,6 +160,18 @@ def build(cfg: RunConfig, dist: Distributed | None = None) -> Built:
                 "train.compile: torch.compile cannot differentiate twice, which gradient "
                 "penalties need. Drop train.compile for this recipe."
             )
+        from torch.nn.utils import parametrize
+
+        sn = [
+            k for k, v in nets.items() if any(parametrize.is_parametrized(m) for m in v.modules())
+        ]
+        if sn:
+            raise ConfigError(
+                f"train.compile: network(s) {', '.join(sn)} use spectral normalisation, whose "
+                "power-iteration buffers torch.compile updates in place between the passes "
+                "of one step (a backward error, pytorch#66363). Drop train.compile, or "
+                "spectral_norm on those networks."
+            )
         for net in nets.values():
             net.compile()  # in place: state_dict keys stay those of the plain module
     algorithm.attach_data(dataset)
