@@ -113,12 +113,21 @@ def fid_card(translate: Any, source: Any, target: Any, extractor: str, n: int, t
     from ganforge.metrics.paired import translation_source
 
     ref = TensorDataset("target", "images", {"real": target[:n]})
+    spec: Any = extractor
+    if extractor.startswith("classifier:"):  # trained on the bundled copy, never downloaded
+        name = extractor.split(":", 1)[1]
+        local = SHARED_DATASETS / name
+        spec = {
+            "name": "classifier",
+            "dataset": name,
+            "root": str(local) if local.exists() else None,
+        }
     (card,) = evaluate(
         translation_source(translate, source[:n], {"model": tag}),
         ref,
         ["fid"],
         n=n,
-        extractor=extractor,
+        extractor=spec,
         inception_weights=str(INCEPTION) if extractor == "inception-fid" else None,
         progress=False,
         cache=False,
