@@ -36,6 +36,7 @@ from ganforge.algorithms.unconditional import Unconditional
 from ganforge.errors import ConfigError
 from ganforge.nets.base import CriticOutput
 from ganforge.nn.conditional import balanced_labels
+from ganforge.nn.parallel import sharded
 from ganforge.objectives.base import Objective, needs_samples
 from ganforge.penalties.base import Penalty
 from ganforge.registry import ALGORITHMS
@@ -53,8 +54,9 @@ def cat_outputs(a: CriticOutput, b: CriticOutput) -> CriticOutput:
 
 
 def mismatched_labels(y: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """(N,) labels y_hat != y: (y + u) mod K with u ~ U{1..K-1} (global torch RNG)."""
-    u = torch.randint(1, num_classes, y.shape, device=y.device)
+    """(N,) labels y_hat != y: (y + u) mod K with u ~ U{1..K-1} (global torch RNG,
+    sharded over data-parallel ranks)."""
+    u = sharded(lambda s: torch.randint(1, num_classes, s, device=y.device), tuple(y.shape))
     return (y + u) % num_classes
 
 

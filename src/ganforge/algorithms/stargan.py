@@ -53,6 +53,7 @@ from ganforge.algorithms.base import LossOutput, Phase
 from ganforge.algorithms.translation import Translation, critic_terms, score_logs
 from ganforge.errors import ConfigError
 from ganforge.nets.base import CriticOutput
+from ganforge.nn.parallel import sharded
 from ganforge.objectives.base import Objective, needs_samples
 from ganforge.penalties.base import Penalty
 from ganforge.registry import ALGORITHMS
@@ -166,7 +167,8 @@ class StarGAN(Translation):
         """Target domains c (N,) int64 for images of domains ``labels`` (N,): see ``targets``."""
         if self.targets == "shuffle":
             return labels[torch.randperm(len(labels), device=labels.device)]
-        return torch.randint(self.num_domains, labels.shape, device=labels.device)
+        k, dev = self.num_domains, labels.device  # sharded over data-parallel ranks
+        return sharded(lambda s: torch.randint(k, s, device=dev), tuple(labels.shape))
 
     @staticmethod
     def domain_logits(out: CriticOutput, k: int) -> torch.Tensor:

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import torch
 
+from ganforge.nn.parallel import sharded
+
 #: The valid policy names.
 POLICIES = ("color", "translation", "cutout")
 
@@ -55,7 +57,10 @@ def _uniform(
     n: int, low: float, high: float, generator: torch.Generator | None, x: torch.Tensor
 ) -> torch.Tensor:
     """(N, 1, 1, 1) ~ U(low, high) in x's dtype and device."""
-    u = torch.rand(n, generator=generator, device=_draw_device(generator, x.device))
+    if generator is None:  # a training draw: sharded over data-parallel ranks
+        u = sharded(lambda s: torch.rand(s, device=x.device), (n,))
+    else:
+        u = torch.rand(n, generator=generator, device=_draw_device(generator, x.device))
     return (low + (high - low) * u).to(device=x.device, dtype=x.dtype).view(n, 1, 1, 1)
 
 
@@ -63,6 +68,8 @@ def _randint(
     n: int, low: int, high: int, generator: torch.Generator | None, device: torch.device
 ) -> torch.Tensor:
     """(N,) integers uniform in [low, high] (inclusive), on ``device``."""
+    if generator is None:  # a training draw: sharded over data-parallel ranks
+        return sharded(lambda s: torch.randint(low, high + 1, s, device=device), (n,))
     r = torch.randint(
         low, high + 1, (n,), generator=generator, device=_draw_device(generator, device)
     )

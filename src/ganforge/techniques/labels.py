@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from ganforge.nn.parallel import sharded
 from ganforge.registry import TECHNIQUES
 from ganforge.techniques.base import Technique
 
@@ -47,8 +48,9 @@ def _rand(
     dtype: torch.dtype,
 ) -> torch.Tensor:
     """(n,) U[0, 1) drawn on the generator's device, returned on ``device``."""
-    draw_device = generator.device if generator is not None else device
-    return torch.rand(n, generator=generator, device=draw_device, dtype=dtype).to(device)
+    if generator is None:  # a training draw: sharded over data-parallel ranks
+        return sharded(lambda s: torch.rand(s, device=device, dtype=dtype), (n,))
+    return torch.rand(n, generator=generator, device=generator.device, dtype=dtype).to(device)
 
 
 def _targets(

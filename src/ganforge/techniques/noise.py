@@ -22,6 +22,8 @@ from typing import Literal
 
 import torch
 
+from ganforge.nn.parallel import sharded
+
 NoiseSchedule = Literal["linear", "constant"]
 
 
@@ -68,6 +70,8 @@ def add_instance_noise(
         raise ValueError(f"std must be >= 0, got {std}.")
     if std == 0:
         return x
-    draw_device = generator.device if generator is not None else x.device
-    eps = torch.randn(x.shape, generator=generator, device=draw_device, dtype=x.dtype)
+    if generator is None:  # a training draw: sharded over data-parallel ranks
+        eps = sharded(lambda s: torch.randn(s, device=x.device, dtype=x.dtype), tuple(x.shape))
+        return x + std * eps
+    eps = torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype)
     return x + std * eps.to(x.device)
