@@ -84,6 +84,19 @@ class Distributed:
             return torch.device("cuda", self.local_rank)
         return device
 
+    def finish(self, result: Any) -> Any:
+        """Wait for every rank at the end of a successful run, then pass ``result`` on.
+
+        Rank 0 still writes samples and the generator when the others are done; tearing
+        the group down under it can abort a rank (gloo: "terminate called without an
+        active exception"). Not on the error path: a rank that failed never arrives.
+        """
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+        return result
+
     def close(self) -> None:
         if self._owns_group:
             import torch.distributed as dist

@@ -426,7 +426,7 @@ def train(
                 env = environment(cfg, built.device)
                 atomic_write_text(run_dir / "env.json", json.dumps(env, indent=2))
             trainer, _ = _make_trainer(built, run_dir, progress, list(callbacks))
-            return _fit(trainer, built, run_dir)
+            return dist.finish(_fit(trainer, built, run_dir))
     finally:
         dist.close()
 
@@ -468,7 +468,7 @@ def resume(
     try:
         # the lock before touching temps: they may be a live trainer's
         with RunLock(run_dir) if dist.is_main else contextlib.nullcontext():
-            return _resume_locked(run_dir, steps, progress, list(callbacks), dist)
+            return dist.finish(_resume_locked(run_dir, steps, progress, list(callbacks), dist))
     finally:
         dist.close()
 
