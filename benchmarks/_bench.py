@@ -1,4 +1,5 @@
-"""Shared parts of the training benchmarks (mode_collapse, conditional, feature_learning).
+"""Shared parts of the training benchmarks (mode_collapse, conditional, feature_learning,
+engine_overhead, throughput).
 
 Imported as ``_bench`` from the scripts in this folder (``python benchmarks/<script>.py``
 puts the folder on ``sys.path``; spawned worker processes inherit it).
@@ -7,6 +8,8 @@ puts the folder on ``sys.path``; spawned worker processes inherit it).
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +38,27 @@ def write_cards(path: Path, results: list[dict[str, Any]]) -> None:
         for r in results:
             if "card" in r:
                 fh.write(json.dumps(r["card"], sort_keys=True) + "\n")
+
+
+def interleaved_seconds(
+    runs: dict[str, Callable[[], object]], rounds: int, device: Any
+) -> dict[str, float]:
+    """Seconds each of ``runs`` takes over ``rounds`` rounds, the runs interleaved in every
+    round so that both see the same machine load; round 0 is a warm-up (cuDNN autotuning,
+    compilation) and not counted. CUDA work is synchronised around every timing."""
+    import torch
+
+    def sync() -> None:
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize(device)
+
+    times = dict.fromkeys(runs, 0.0)
+    for r in range(rounds + 1):
+        for name, run in runs.items():
+            sync()
+            t0 = time.perf_counter()
+            run()
+            sync()
+            if r > 0:
+                times[name] += time.perf_counter() - t0
+    return times

@@ -24,12 +24,12 @@ import argparse
 import copy
 import platform
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from _bench import interleaved_seconds
 from ganforge.config import load_config
 from ganforge.engine.callbacks import Checkpointer, MetricsWriter, SampleWriter
 from ganforge.engine.run import build
@@ -91,11 +91,6 @@ class PlainLoop:
                 be.copy_(b)
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -140,19 +135,13 @@ def main() -> None:
             100,
             device,
         )
-        times = {"ganforge": 0.0, "plain": 0.0}
-        for r in range(args.rounds + 1):
-            for name in ("ganforge", "plain"):
-                sync(device)
-                t0 = time.perf_counter()
-                if name == "ganforge":
-                    trainer.run(trainer.step + args.block)
-                else:
-                    for _ in range(args.block):
-                        plain.step()
-                sync(device)
-                if r > 0:  # round 0 is the warm-up
-                    times[name] += time.perf_counter() - t0
+
+        def plain_block() -> None:
+            for _ in range(args.block):
+                plain.step()
+
+        runs = {"ganforge": lambda: trainer.run(trainer.step + args.block), "plain": plain_block}
+        times = interleaved_seconds(runs, args.rounds, device)
         metrics.close()
 
     n = args.block * args.rounds

@@ -52,7 +52,6 @@ import platform
 import shlex
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -64,6 +63,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from _bench import interleaved_seconds
 from ganforge.config import load_config
 from ganforge.engine.run import Built, _trainer, build
 from ganforge.engine.trainer import Trainer
@@ -240,11 +240,6 @@ class PlainLoop:
 
 
 # -- measurement ------------------------------------------------------------------------------
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 @dataclass
 class Row:
     model: str
@@ -281,18 +276,11 @@ def measure(
         mode,
         device,
     )
-    times = {"ganforge": 0.0, "plain": 0.0}
-    for r in range(args.rounds + 1):
-        for name in ("ganforge", "plain"):
-            sync(device)
-            t0 = time.perf_counter()
-            if name == "ganforge":
-                trainer.run(trainer.step + args.steps)
-            else:
-                plain.run(args.steps)
-            sync(device)
-            if r > 0:  # round 0: warm-up (cudnn autotuning, compilation)
-                times[name] += time.perf_counter() - t0
+    runs = {
+        "ganforge": lambda: trainer.run(trainer.step + args.steps),
+        "plain": lambda: plain.run(args.steps),
+    }
+    times = interleaved_seconds(runs, args.rounds, device)
     n = args.steps * args.rounds * batch
     row.ganforge, row.plain = n / times["ganforge"], n / times["plain"]
     return row
