@@ -354,7 +354,33 @@ def main() -> None:
                 f"(choose from {', '.join(CPU_MODES)})"
             )
     data_root = Path(args.data_root) if args.data_root else None
+    source = (
+        "CIFAR-10 JPEG copy" if data_root and (data_root / CIFAR_ZIP).is_file() else "synthetic"
+    )
+    header = [
+        f"$ python {shlex.join(sys.argv)}",
+        f"# device: {args.device} ({device_name(args.device)}), threads "
+        f"{torch.get_num_threads()}, torch {torch.__version__}, data: {source}",
+        f"# {args.steps} steps per block, {args.rounds} timed blocks per loop, interleaved "
+        f"(+1 warm-up); one step = 1 critic + 1 generator step; images/s = batch x steps/s",
+    ]
+    if cuda:
+        header.append(
+            "# Adam: ganforge fused (its default on CUDA); plain loop torch's default (foreach)"
+        )
+    else:
+        header.append("# CPU: fp32 only (the Trainer ignores train.precision on CPU)")
     rows: list[Row] = []
+
+    def write(final: bool) -> str:
+        out = "\n".join(header) + "\n\n" + table(rows) + "\n"
+        if not final:
+            out += "\n(partial: the run was still going)\n"
+        if args.out:  # after every row, so an interrupted run keeps what it measured
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(out, encoding="utf-8")
+        return out
+
     with tempfile.TemporaryDirectory() as tmp:
         for model in models:
             data = data_spec(MODELS[model]["side"], args.images, data_root, Path(tmp))
@@ -367,26 +393,11 @@ def main() -> None:
                         row = Row(model, batch, mode, note=f"failed ({msg})")
                     rows.append(row)
                     print(table(rows).splitlines()[-1], flush=True)
+                    write(final=False)
                     if cuda:
                         torch.cuda.empty_cache()
-    source = (
-        "CIFAR-10 JPEG copy" if data_root and (data_root / CIFAR_ZIP).is_file() else "synthetic"
-    )
-    header = [
-        f"$ python {shlex.join(sys.argv)}",
-        f"# device: {args.device} ({device_name(args.device)}), threads "
-        f"{torch.get_num_threads()}, torch {torch.__version__}, data: {source}",
-        f"# {args.steps} steps per block, {args.rounds} timed blocks per loop, interleaved "
-        f"(+1 warm-up); one step = 1 critic + 1 generator step; images/s = batch x steps/s",
-    ]
-    if not cuda:
-        header.append("# CPU: fp32 only (the Trainer ignores train.precision on CPU)")
-    out = "\n".join(header) + "\n\n" + table(rows) + "\n"
     print()
-    print(out)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(out, encoding="utf-8")
+    print(write(final=True))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from torch.func import functional_call
 
 from ganforge.algorithms.unconditional import Unconditional
 from ganforge.nets.base import CriticOutput
+from ganforge.nn.precision import loss_scaled_grad
 from ganforge.objectives.base import Objective
 from ganforge.penalties.base import Penalty
 from ganforge.registry import ALGORITHMS
@@ -149,7 +150,7 @@ class Unrolled(Unconditional):
         for j in range(1, self.unroll_steps + 1):
             loss, _ = self.critic_loss(critic_with(params), real, look_fake, step, commit=False)
             names = list(params)
-            grads_t = torch.autograd.grad(
+            grads_t = loss_scaled_grad(
                 loss,
                 [params[n] for n in names],
                 create_graph=self.second_order,

@@ -29,7 +29,15 @@ def adam(
     weight_decay: Annotated[float, Field(ge=0)] = 0.0,
     fused: bool | None = None,
 ) -> torch.optim.Optimizer:
-    """Adam; the defaults are DCGAN's (lr 2e-4, beta1 0.5, Radford et al. 2016)."""
+    """Adam; the defaults are DCGAN's (lr 2e-4, beta1 0.5, Radford et al. 2016).
+
+    ``fused``: one CUDA kernel for the whole update instead of a few per parameter
+    group; None (default) means fused when every parameter is on a CUDA device (the
+    GradScaler supports fused Adam), and torch's default elsewhere."""
+    params = list(params)
+    if fused is None:
+        tensors = [p for g in params for p in (g["params"] if isinstance(g, dict) else [g])]
+        fused = (bool(tensors) and all(p.device.type == "cuda" for p in tensors)) or None
     return torch.optim.Adam(
         params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=fused
     )

@@ -26,6 +26,7 @@ from ganforge.engine.distributed import Distributed
 from ganforge.engine.ema import EMA
 from ganforge.errors import TrainingDiverged
 from ganforge.nn.parallel import active_shard
+from ganforge.nn.precision import active_loss_scale
 
 
 class Callback(Protocol):
@@ -169,21 +170,39 @@ class Trainer:
 
     def _accumulate(self, name: str, value: torch.Tensor) -> None:
         v = value.detach().float()
+        finite = torch.isfinite(v)
+        n: torch.Tensor | int = 1
+        if self.scaler is not None:
+            # fp16: a step whose loss or gradients overflowed is skipped by the scaler
+            # (which halves its scale); its values are left out of the means and are not
+            # a divergence. A scale that keeps falling is one (check_finite).
+            n = finite.to(torch.float32)
+            v = torch.where(finite, v, torch.zeros_like(v))
         if name in self._sums:
             self._sums[name] += v
-            self._counts[name] += 1
+            self._counts[name] += n
         else:
-            self._sums[name], self._counts[name] = v.clone(), 1
-        finite = torch.isfinite(v)
+            self._sums[name], self._counts[name] = v.clone(), n
+        if self.scaler is not None:
+            return
         self._bad |= ~finite
         if name.startswith("loss/"):
             self._bad_names[name] = self._bad_names.get(name, torch.zeros_like(finite)) | ~finite
+
+    def _loss_scale(self) -> torch.Tensor | None:
+        """The GradScaler's current scale as a device tensor (no host sync), or None."""
+        if self.scaler is None:
+            return None
+        if self.scaler._scale is None:  # created lazily by the first scale() call
+            self.scaler.scale(torch.zeros((), device=self.device))
+        return self.scaler._get_scale_async()
 
     def run_phase(self, phase: Phase, batch: dict[str, torch.Tensor]) -> None:
         opt = self.optimizers[phase.optimizer]
         self._set_trainable(phase.optimizer)
         opt.zero_grad(set_to_none=True)
-        with self._autocast():
+        # gradients taken inside the loss (penalties, look-aheads) use the fp16 loss scale
+        with self._autocast(), active_loss_scale(self._loss_scale()):
             out = self.algorithm.loss(phase.name, batch, self.step)
         self._accumulate(f"loss/{phase.name}", out.loss)
         for k, v in out.logs.items():
@@ -273,7 +292,7 @@ class Trainer:
             return self.last_scalars
         now = time.perf_counter()
         keys = sorted(self._sums)
-        means = torch.stack([self._sums[k] / self._counts[k] for k in keys])
+        means = torch.stack([self._sums[k] / _at_least_one(self._counts[k]) for k in keys])
         means = self.dist.mean(means).tolist()  # averaged over ranks (one host sync)
         scalars = dict(zip(keys, means, strict=True))
         steps = self.step - self._step_last
@@ -281,6 +300,8 @@ class Trainer:
             scalars["perf/steps_per_s"] = steps / (now - self._t_last)
         for name, opt in self.optimizers.items():
             scalars[f"lr/{name}"] = float(opt.param_groups[0]["lr"])
+        if self.scaler is not None:
+            scalars["perf/loss_scale"] = float(self.scaler.get_scale())
         self._sums, self._counts = {}, {}
         self._t_last, self._step_last = now, self.step
         self.last_scalars = scalars
@@ -296,8 +317,18 @@ class Trainer:
 
         ``collective``: agree with the other data-parallel ranks (every rank must call);
         False for a check that rank 0 alone makes (keeping a best checkpoint)."""
-        bad = self.dist.any(self._bad, self.device) if collective else bool(self._bad)
+        bad_here = self._bad
         what = [k for k, v in self._bad_names.items() if bool(v)]
+        if self.scaler is not None and self.scaler.is_enabled() and self.scaler._scale is not None:
+            scale = float(self.scaler.get_scale())
+            if scale < _MIN_LOSS_SCALE:
+                bad_here = torch.ones((), dtype=torch.bool, device=self.device)
+                what = [
+                    f"the fp16 losses or gradients (the loss scale fell to {scale:g}: they "
+                    "overflow half precision even unscaled; train.precision=bf16 or fp32 "
+                    "avoids this)"
+                ]
+        bad = self.dist.any(bad_here, self.device) if collective else bool(bad_here)
         if not bad and weights:
             for name, net in self.algorithm.nets.items():
                 if not all(bool(torch.isfinite(p).all()) for p in net.parameters()):
@@ -374,6 +405,16 @@ class Trainer:
         finally:
             for k, net in nets.items():
                 net.train(modes[k])
+
+
+#: below this fp16 loss scale the scaler has halved it ~17 times from 2^16 without the
+#: overflows stopping: the values overflow half precision even unscaled (divergence).
+_MIN_LOSS_SCALE = 1.0
+
+
+def _at_least_one(count: torch.Tensor | int) -> torch.Tensor | int:
+    """A count of accumulated values; fp16 windows where every value overflowed count 1."""
+    return count.clamp(min=1) if isinstance(count, torch.Tensor) else count
 
 
 def _channels_last(x: torch.Tensor) -> torch.Tensor:

@@ -39,6 +39,7 @@ from torch import nn
 
 from ganforge.nets.base import CriticOutput
 from ganforge.nn.parallel import sharded
+from ganforge.nn.precision import loss_scaled_grad
 from ganforge.registry import PENALTIES
 
 State = dict[str, torch.Tensor]
@@ -75,7 +76,9 @@ def input_gradient(
     with torch.enable_grad():
         out = critic(x)
         score = out.score if isinstance(out, CriticOutput) else out
-        (grad,) = torch.autograd.grad(score.sum(), x, create_graph=create_graph)
+        # fp16 training: scaled so that small input gradients do not flush to zero
+        (grad,) = loss_scaled_grad(score.sum(), [x], create_graph=create_graph)
+    assert grad is not None
     return grad.flatten(1)
 
 
