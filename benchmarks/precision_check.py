@@ -14,9 +14,14 @@ respect to the critic's parameters under
 
 - ``fp32``: the reference;
 - ``bf16``: bf16 autocast (8 exponent bits: no underflow problem, ~3 significant digits);
-- ``fp16 scaled``: fp16 autocast with the loss scale, as ganforge's trainer runs it;
-- ``fp16 unscaled``: fp16 autocast without it (a plain autocast loop with a GradScaler
-  around the outer loss only).
+- ``fp16 scaled``: fp16 autocast, the inner gradient d D / dx taken with the loss scale
+  and the outer backward scaled too, as ganforge's trainer runs it;
+- ``fp16 unscaled``: fp16 autocast, only the outer backward scaled (a plain autocast
+  loop with a GradScaler around the total loss).
+
+(Scaling the inner gradient without the outer one would be wrong: the double backward
+then passes through the division by S and its small entries underflow instead — the
+first GPU run of this script, which did that, read a gradient cosine of 0.963.)
 
 Printed: relative error of the penalty value, cosine and relative norm error of the
 parameter gradient against fp32, and the fraction of input-gradient entries that are
@@ -117,11 +122,15 @@ def one_batch(built: Any, batch: int, scale: float) -> list[dict[str, float]]:
             grad_x = input_gradient(critic, x_hat)
             penalty = LAMBDA * gradient_norm_penalty(grad_x)
         zeros = float((grad_x == 0).float().mean())
-        grads = torch.autograd.grad(penalty, params, allow_unused=True)
+        # the outer backward as a GradScaler loop does it: fp16 scales the loss by S
+        # before backward and divides the parameter gradients by S (both fp16 modes; they
+        # differ only in the inner gradient d D / dx)
+        outer = scale if mode.startswith("fp16") else 1.0
+        grads = torch.autograd.grad(penalty * outer, params, allow_unused=True)
         flat = torch.cat(
             [(gp if gp is not None else torch.zeros_like(p)).double().flatten()
              for gp, p in zip(grads, params, strict=True)]
-        )  # fmt: skip
+        ) / outer  # fmt: skip
         val = float(penalty.detach())
         if ref_val is None:
             ref_val, ref_grad = val, flat

@@ -117,12 +117,19 @@ class InfiniteSampler:
     resuming reproduces the exact same stream without saving any RNG.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int = 0) -> None:
+    def __init__(
+        self, n: int, batch_size: int, seed: int = 0, device: str | torch.device = "cpu"
+    ) -> None:
+        """``device``: where the index batches live (the dataset's device). The order is
+        drawn on the CPU (the same on every device) and copied once per epoch, so that
+        taking a batch never copies indices to the GPU, which would wait for the GPU
+        to finish its queued work every step (a pageable host-to-device copy syncs)."""
         if n <= 0:
             raise ValueError("cannot sample from an empty dataset")
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.device = torch.device(device)
         self.epoch, self.position = 0, 0
         self._perm_epoch = -1
         self._perm = torch.empty(0, dtype=torch.long)
@@ -130,7 +137,8 @@ class InfiniteSampler:
     def _permutation(self, epoch: int) -> torch.Tensor:
         if epoch != self._perm_epoch:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._perm, self._perm_epoch = torch.randperm(self.n, generator=g), epoch
+            perm = torch.randperm(self.n, generator=g).to(self.device)
+            self._perm, self._perm_epoch = perm, epoch
         return self._perm
 
     def __iter__(self) -> InfiniteSampler:

@@ -46,7 +46,7 @@ from ganforge.errors import (
     TrainingInterrupted,
 )
 from ganforge.io import RunLock, atomic_write_bytes, atomic_write_text, remove_stale_temps
-from ganforge.nn.conditional import balanced_labels, draw_codes, with_codes
+from ganforge.nn.conditional import balanced_labels, draw_codes, uniform_noise, with_codes
 from ganforge.nn.parallel import convert_sync_batchnorm
 
 
@@ -185,7 +185,9 @@ def build(cfg: RunConfig, dist: Distributed | None = None) -> Built:
         from ganforge.metrics.features import parse_spec
 
         registry.FEATURES.validate(parse_spec(cfg.train.eval.extractor), "train.eval.extractor")
-    sampler = InfiniteSampler(len(dataset), cfg.train.batch_size, seed=cfg.seed)
+    sampler = InfiniteSampler(
+        len(dataset), cfg.train.batch_size, seed=cfg.seed, device=dataset.tensors["real"].device
+    )
     return Built(cfg, dataset, algorithm, optimizers, sampler, device, dist)
 
 
@@ -536,9 +538,16 @@ class Generator:
             self.latent_dim = 0
             return
         latent = meta["sampling"]["latent"]
-        if latent.get("distribution") != "normal":
+        if latent.get("distribution") not in ("normal", "uniform"):
             raise CheckpointError(f"unsupported latent distribution {latent.get('distribution')!r}")
         self.latent_dim = int(latent["dim"])
+        self.latent_distribution = latent["distribution"]
+
+    def _noise(self, shape: tuple[int, ...], g: torch.Generator, device: Any) -> torch.Tensor:
+        """z of ``shape`` from the training distribution: N(0, I) or U(-1, 1) (InfoGAN)."""
+        if self.latent_distribution == "uniform":
+            return uniform_noise(shape, device, g)
+        return torch.randn(shape, generator=g, device=device)
 
     @property
     def translates(self) -> bool:
@@ -619,9 +628,9 @@ class Generator:
         g = torch.Generator(device=device).manual_seed(seed)
         n = rows * steps
         if code is None:
-            z = torch.randn(n, self.latent_dim, generator=g, device=device)
+            z = self._noise((n, self.latent_dim), g, device)
         else:
-            z = torch.randn(rows, 1, self.latent_dim, generator=g, device=device)
+            z = self._noise((rows, 1, self.latent_dim), g, device)
             z = z.expand(rows, steps, self.latent_dim).reshape(n, self.latent_dim)
         c_cat = torch.arange(rows, device=device).repeat_interleave(steps)
         c_cont = torch.zeros(n, c, device=device)
@@ -637,7 +646,8 @@ class Generator:
         batch_size: int = 256,
         labels: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``n`` samples from z ~ N(0, I) drawn with ``seed``: (n, *shape).
+        """``n`` samples from z ~ N(0, I) (InfoGAN: the training noise) drawn with ``seed``:
+        (n, *shape).
 
         A conditional generator takes ``labels`` (n,) int64; by default the classes in
         equal blocks (class k for samples [k n / K, (k + 1) n / K)).
@@ -649,7 +659,7 @@ class Generator:
             )
         device = next(self.net.parameters()).device
         g = torch.Generator(device=device).manual_seed(seed)
-        z = torch.randn(n, self.latent_dim, generator=g, device=device)
+        z = self._noise((n, self.latent_dim), g, device)
         if any(self.codes):  # InfoGAN: codes drawn like the training ones, after z
             k, c = self.codes
             z = with_codes(z, *draw_codes(n, k, c, device, g), k)
