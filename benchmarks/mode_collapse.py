@@ -31,8 +31,10 @@ runs the same code on a GPU.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import multiprocessing
+import os
 import shlex
 import sys
 import tempfile
@@ -176,6 +178,33 @@ def one_run(
     return result
 
 
+def _key(label: str, dataset: str, seed: int, steps: int) -> tuple[str, str, int, int]:
+    return (label, dataset, int(seed), int(steps))
+
+
+def _key_of(r: dict[str, Any]) -> tuple[str, str, int, int]:
+    return _key(r["label"], r["dataset"], r["seed"], r.get("steps", -1))
+
+
+def _read_results(path: Path) -> list[dict[str, Any]]:
+    """Finished runs of earlier invocations; a torn last line (a killed run) is skipped."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def _append_result(path: Path, r: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(r) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def _mean_se(values: list[float], fmt: str) -> str:
     v = np.asarray([x for x in values if not math.isnan(x)], dtype=np.float64)
     if len(v) == 0:
@@ -248,7 +277,20 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
     ap.add_argument("--out", type=Path, default=None, help="also write the markdown here")
     ap.add_argument("--cards", type=Path, default=None, help="write the cards (JSONL) here")
+    ap.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="JSONL of finished runs: each run is appended as it ends, and runs already "
+        "in the file (same row, dataset, seed, steps) are not run again, so a table can be "
+        "filled over several sessions or machines",
+    )
+    ap.add_argument(
+        "--table-only", action="store_true", help="run nothing: the table from --results"
+    )
     args = ap.parse_args()
+    if args.table_only and args.results is None:
+        ap.error("--table-only needs --results")
     if min(args.steps, args.seeds, args.jobs, args.threads) <= 0:
         ap.error("--steps, --seeds, --jobs and --threads must be positive")
     all_rows = ROWS if args.part == "2d" else STACKED_ROWS
@@ -271,12 +313,24 @@ def main() -> None:
     tasks.sort(key=lambda t: "Unrolled" not in t[1])
     t0 = time.perf_counter()
     results: list[dict[str, Any]] = []
+    if args.results is not None and args.results.is_file():
+        wanted = {_key(*t[1:5]) for t in tasks}
+        results = [r for r in _read_results(args.results) if _key_of(r) in wanted]
+        done = {_key_of(r) for r in results}
+        tasks = [t for t in tasks if _key(*t[1:5]) not in done]
+    if args.table_only:
+        tasks = []
+    if args.results is not None:
+        print(f"{len(results)} run(s) from {args.results}; {len(tasks)} to run", file=sys.stderr)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
         futures = [pool.submit(one_run, *t) for t in tasks]
         for i, f in enumerate(futures, 1):
             r = f.result()
+            r["steps"] = args.steps
             results.append(r)
+            if args.results is not None:
+                _append_result(args.results, r)
             status = r.get("error") or ", ".join(
                 f"{k} {r[k]:.3g}"
                 for k in ("modes_covered", "high_quality", "reverse_kl", "kl")
@@ -296,8 +350,9 @@ def main() -> None:
         f"Command: `{cmd}`",
         "",
         f"Budget: {args.steps} critic steps per run, seeds 0..{args.seeds - 1}, device "
-        f"{args.device}; wall {wall / 60:.1f} min with {args.jobs} job(s) x {args.threads} "
-        "thread(s). Mean ± standard error over seeds.",
+        f"{args.device}; this invocation's wall {wall / 60:.1f} min with {args.jobs} job(s) x "
+        f"{args.threads} thread(s); runs {sum(r['seconds'] for r in results) / 3600:.2f} "
+        "CPU-thread hours in all. Mean ± standard error over seeds.",
         "",
     ]
     body = table_2d(results, rows, datasets) if args.part == "2d" else table_stacked(results, rows)

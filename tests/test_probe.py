@@ -11,10 +11,11 @@ import numpy as np
 import torch
 
 from ganforge.cli import main
-from ganforge.engine.run import train
-from ganforge.metrics.probe import critic_features, few_label_error, l2_svm_probe
+from ganforge.engine.run import load_trained, train
+from ganforge.metrics.probe import critic_features, few_label_error, l2_svm_probe, probe_run
 from ganforge.nets.dcgan import DCGANDiscriminator
 from ganforge.nets.mlp import MLPDiscriminator
+from ganforge.registry import DATASETS
 
 
 def test_critic_features_pool_every_activation_to_4x4() -> None:
@@ -59,3 +60,19 @@ def test_features_cli_on_mnist(
     res = json.loads((run / "probe-mnist.json").read_text())
     assert 0.0 <= res["error"] < 0.7 and res["per_class"] == 5
     assert main([*args, "--labels", "55"]) != 0  # not a multiple of 10 classes
+    # only the drawn images' features are computed: the same errors as probing the
+    # features of every image of the split
+    fast = probe_run(run, labels=50, draws=2, n_train=400, n_test=200)
+    algo, _ = load_trained(run)
+    mnist = {"name": "mnist", "resolution": 32, "root": str(shared_datasets / "mnist")}
+    tr = DATASETS.build({**mnist, "split": "train"}, "data")
+    te = DATASETS.build({**mnist, "split": "test"}, "data")
+
+    def every(ds: Any, n: int) -> np.ndarray:
+        return critic_features(
+            algo.nets["d"], lambda i, j: ds.batch(torch.arange(i, j))["real"], n
+        ).numpy()
+
+    ref = few_label_error(every(tr, 400), tr.tensors["label"][:400].numpy(), every(te, 200),
+                          te.tensors["label"][:200].numpy(), per_class=5, draws=2)  # fmt: skip
+    assert fast["error"] == ref["error"] and fast["std"] == ref["std"]

@@ -115,6 +115,19 @@ def l2_svm_probe(
     return {"accuracy": float(clf.score(xs, y_test)), "C": best, "val_scores": scores}
 
 
+def label_draws(y: np.ndarray, per_class: int, draws: int, seed: int = 0) -> list[np.ndarray]:
+    """``draws`` labelled subsets of indices into ``y``, ``per_class`` of each class each
+    (without replacement within a draw), from one seeded generator."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(y)
+    return [
+        np.concatenate(
+            [rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in classes]
+        )
+        for _ in range(draws)
+    ]
+
+
 def few_label_error(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -123,16 +136,17 @@ def few_label_error(
     per_class: int = 100,
     draws: int = 10,
     seed: int = 0,
+    picks: Sequence[np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Test error of the L2-SVM probe with ``per_class`` labels per class, over ``draws``
-    random draws of the labelled set: mean and standard deviation."""
-    rng = np.random.default_rng(seed)
+    random draws of the labelled set: mean and standard deviation.
+
+    ``picks``: the draws as indices into ``x_train`` (default :func:`label_draws` of
+    ``y_train``; given when ``x_train`` holds only the features of the drawn images)."""
+    if picks is None:
+        picks = label_draws(y_train, per_class, draws, seed)
     errors = []
-    classes = np.unique(y_train)
-    for d in range(draws):
-        pick = np.concatenate(
-            [rng.choice(np.flatnonzero(y_train == c), per_class, replace=False) for c in classes]
-        )
+    for d, pick in enumerate(picks):
         res = l2_svm_probe(x_train[pick], y_train[pick], x_test, y_test, seed=seed + d)
         errors.append(1.0 - res["accuracy"])
     e = np.asarray(errors)
@@ -183,21 +197,37 @@ def probe_run(
         raise ConfigError(f"dataset {spec['name']!r} has no train/test splits to probe on.")
     spec = {k: v for k, v in spec.items() if (k == "name" or k in params) and v is not None}
 
-    def feats(split: str, n: int | None) -> tuple[np.ndarray, np.ndarray]:
-        ds = registry.DATASETS.build({**spec, "split": split}, "data")
-        total = len(ds) if n is None else min(n, len(ds))
-        x = critic_features(critic, lambda i, j: ds.batch(torch.arange(i, j))["real"], total)
-        return x.numpy(), ds.tensors["label"][:total].cpu().numpy()
+    def split(name: str) -> Any:
+        return registry.DATASETS.build({**spec, "split": name}, "data")
 
-    x_tr, y_tr = feats("train", n_train)
-    x_te, y_te = feats("test", n_test)
-    result: dict[str, Any] = {"dataset": spec["name"], "dims": int(x_tr.shape[1])}
+    def feats(
+        ds: Any, n: int | None, which: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Features and labels of the first ``n`` images of ``ds`` (or of ``which``)."""
+        total = len(ds) if n is None else min(n, len(ds))
+        idx = torch.arange(total) if which is None else torch.as_tensor(which)
+        x = critic_features(critic, lambda i, j: ds.batch(idx[i:j])["real"], len(idx))
+        return x.numpy(), ds.tensors["label"][idx.to(ds.tensors["label"].device)].cpu().numpy()
+
+    x_te, y_te = feats(split("test"), n_test)
     if labels is None:
+        x_tr, y_tr = feats(split("train"), n_train)
         res = l2_svm_probe(x_tr, y_tr, x_te, y_te)
-        result.update(accuracy=res["accuracy"], C=res["C"], n_train=len(y_tr))
-        return result
-    k = len(np.unique(y_tr))
+        return {"dataset": spec["name"], "dims": int(x_tr.shape[1]), "accuracy": res["accuracy"],
+                "C": res["C"], "n_train": len(y_tr)}  # fmt: skip
+    train = split("train")
+    total = len(train) if n_train is None else min(n_train, len(train))
+    y_all = train.tensors["label"][:total].cpu().numpy()
+    k = len(np.unique(y_all))
     if labels % k:
         raise ConfigError(f"labels must be a multiple of the {k} classes, got {labels}.")
-    result.update(few_label_error(x_tr, y_tr, x_te, y_te, per_class=labels // k, draws=draws))
+    # Only the drawn images need features (10 draws of 1000 labels: <= 10,000 of 60,000).
+    picks = label_draws(y_all, labels // k, draws)
+    union = np.unique(np.concatenate(picks))
+    x_tr, y_tr = feats(train, None, union)
+    local = [np.searchsorted(union, p) for p in picks]
+    result: dict[str, Any] = {"dataset": spec["name"], "dims": int(x_tr.shape[1])}
+    result.update(
+        few_label_error(x_tr, y_tr, x_te, y_te, per_class=labels // k, draws=draws, picks=local)
+    )
     return result
