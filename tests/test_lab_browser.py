@@ -381,6 +381,15 @@ def test_runs_page_opens_a_run(page: Page, lab_url: str) -> None:
     assert cards.count() == 1
     assert "mode-coverage" in (cards.text_content() or "")
 
+    # the error banner (shared by both pages): shown with its message, then cleared
+    shown = page.evaluate(
+        "() => { const b = ganforgeCharts.errorBanner(runsState); b.show('no such run');"
+        " const r = [!document.getElementById('error').hidden, runsState.error,"
+        " document.getElementById('error-text').textContent]; b.clear();"
+        " return [...r, document.getElementById('error').hidden, runsState.error]; }"
+    )
+    assert shown == [True, "no such run", "no such run", True, None]
+
 
 # -- screenshots for the docs (only with GANFORGE_SCREENSHOTS=1) -----------------------------
 SHOTS = os.environ.get("GANFORGE_SCREENSHOTS") == "1"

@@ -1,4 +1,5 @@
-// ganforge lab: a small canvas line chart shared by the playground and the runs page.
+// ganforge lab: a small canvas line chart and the error banner, shared by the
+// playground and the runs page.
 // No dependencies. Usage:
 //   const chart = new LineChart(canvas, {yLabel: "loss", xLabel: "step"});
 //   chart.setSeries([{label: "D", color: "#2b6cb0", points: [[x, y], ...]}, ...]);
@@ -291,5 +292,22 @@
   }
 
   global.LineChart = LineChart;
-  global.ganforgeCharts = {LineChart, PALETTE, niceTicks, tickFormat, formatNumber};
+  // The error banner both pages have (#error with #error-text inside); the message is
+  // also kept in state.error, which the browser tests read.
+  function errorBanner(state) {
+    const box = () => document.getElementById("error");
+    return {
+      show(msg) {
+        state.error = String(msg);
+        document.getElementById("error-text").textContent = state.error;
+        box().hidden = false;
+      },
+      clear() {
+        state.error = null;
+        box().hidden = true;
+      },
+    };
+  }
+
+  global.ganforgeCharts = {LineChart, PALETTE, niceTicks, tickFormat, formatNumber, errorBanner};
 })(window);

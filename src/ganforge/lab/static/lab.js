@@ -38,15 +38,7 @@
   window.labState = state;
 
   // ---------------------------------------------------------------- errors and status
-  function showError(msg) {
-    state.error = String(msg);
-    $("error-text").textContent = state.error;
-    $("error").hidden = false;
-  }
-  function clearError() {
-    state.error = null;
-    $("error").hidden = true;
-  }
+  const {show: showError, clear: clearError} = window.ganforgeCharts.errorBanner(state);
   function setStatus(text) {
     $("status").textContent = text;
   }

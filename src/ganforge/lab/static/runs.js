@@ -20,15 +20,7 @@
   window.runsState = state;
 
   // ---------------------------------------------------------------- helpers
-  function showError(msg) {
-    state.error = String(msg);
-    $("error-text").textContent = state.error;
-    $("error").hidden = false;
-  }
-  function clearError() {
-    state.error = null;
-    $("error").hidden = true;
-  }
+  const {show: showError, clear: clearError} = window.ganforgeCharts.errorBanner(state);
   // Run names may hold one "/" (runs two levels deep): encode each segment.
   function encPath(p) {
     return String(p).split("/").map(encodeURIComponent).join("/");
