@@ -150,7 +150,13 @@ def decolour(x: Any) -> Any:
 
 
 def one_run(
-    model: str, steps: int, n: int, inception: bool, device: str, out_dir: str | None
+    model: str,
+    steps: int,
+    n: int,
+    inception: bool,
+    device: str,
+    out_dir: str | None,
+    extra: tuple[str, ...] = (),
 ) -> dict:
     import torch
 
@@ -162,7 +168,10 @@ def one_run(
     result: dict[str, Any] = {"model": model, "steps": steps, "cards": []}
     with tempfile.TemporaryDirectory() as tmp:
         run = train(
-            RECIPES[model], overrides(model, steps, device), out=Path(tmp) / "run", progress=False
+            RECIPES[model],
+            [*overrides(model, steps, device), *extra],
+            out=Path(tmp) / "run",
+            progress=False,
         )
         result["train_seconds"] = time.perf_counter() - t0
         from ganforge.config import load_config
@@ -298,8 +307,22 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--cards", type=Path, default=None)
     ap.add_argument("--out-dir", type=Path, default=None)
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="MODEL:KEY=VALUE",
+        help="an extra recipe override for one model (repeatable), stated in the table, "
+        "e.g. cyclegan:algorithm.identity_weight=0.5",
+    )
     args = ap.parse_args()
     steps = parse_steps(args.steps)
+    extra: dict[str, list[str]] = {}
+    for item in args.set:
+        model, sep, override = item.partition(":")
+        if not sep or model not in MODELS or "=" not in override:
+            ap.error(f"--set {item!r}: expected MODEL:KEY=VALUE with MODEL one of {MODELS}")
+        extra.setdefault(model, []).append(override)
     models = [m.strip() for m in (args.only or ",".join(MODELS)).split(",") if m.strip()]
     if bad := [m for m in models if m not in MODELS]:
         ap.error(f"unknown model(s) {bad}; choose from {MODELS}")
@@ -310,7 +333,16 @@ def main() -> None:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
         futures = [
-            pool.submit(one_run, m, steps[m], args.n, args.inception, args.device, out_dir)
+            pool.submit(
+                one_run,
+                m,
+                steps[m],
+                args.n,
+                args.inception,
+                args.device,
+                out_dir,
+                tuple(extra.get(m, ())),
+            )
             for m in models
         ]
         if "srresnet" in models or "srgan" in models:
