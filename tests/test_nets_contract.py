@@ -31,6 +31,7 @@ from ganforge.registry import NETS
 
 LATENT_DIM = 8
 POINTS, IMG16, IMG32, IMG64 = (2,), (1, 16, 16), (3, 32, 32), (1, 64, 64)
+IMG28 = (1, 28, 28)
 IMG8 = (3, 8, 8)
 
 # name -> role, supported shapes, small kwargs, option variants, whether output is tanh-bounded
@@ -75,6 +76,21 @@ CONTRACT: dict[str, dict[str, Any]] = {
         "shapes": [IMG16, IMG32, IMG64],
         "kwargs": {"base_channels": 4},
         "variants": [{}, {"spectral_norm": True, "norm": "none"}, {"norm": "layer"}],
+    },
+    "infogan-g": {
+        "role": "generator",
+        "shapes": [IMG16, IMG28, IMG32],
+        "kwargs": {"base_channels": 4, "hidden": 16},
+        "variants": [{}, {"spectral_norm": True}, {"norm": "none", "init": "default"}],
+        "tanh": True,
+    },
+    "infogan-d": {
+        "role": "critic",
+        "shapes": [IMG16, IMG28, IMG32],
+        # hidden 32: at 16 the 15 initial power iterations of spectral norm have not
+        # converged on this random 128 x 16 matrix (sigma 1.08 after normalising)
+        "kwargs": {"base_channels": 4, "hidden": 32},
+        "variants": [{}, {"spectral_norm": True, "norm": "none"}, {"init": "default"}],
     },
     "resnet-g": {
         "role": "generator",
@@ -378,7 +394,7 @@ def test_wrong_input_shape_is_rejected(name: str) -> None:
     "name",
     ["mlp-g", "mlp-e", "mlp-d", "dcgan-g", "dcgan-d", "unet-g", "patchgan-d",
      "resnet-translator", "discogan-g", "discogan-d", "stargan-g", "stargan-d",
-     "srresnet-g", "srgan-d", "segan-s", "segan-c"],
+     "srresnet-g", "srgan-d", "segan-s", "segan-c", "infogan-g", "infogan-d"],
 )  # fmt: skip
 def test_spectral_norm_wraps_every_linear_and_conv(name: str) -> None:
     shape = CONTRACT[name]["shapes"][0]

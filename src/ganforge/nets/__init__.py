@@ -11,6 +11,7 @@ Importing this package registers every built-in network in
 - ``resnet-translator``: :mod:`ganforge.nets.translator` (CycleGAN, Zhu et al. 2017;
   Johnson et al. 2016).
 - ``discogan-g`` / ``discogan-d``: :mod:`ganforge.nets.discogan` (Kim et al. 2017).
+- ``infogan-g`` / ``infogan-d``: :mod:`ganforge.nets.infogan` (InfoGAN's MNIST nets, Chen et al. 2016).
 - ``stargan-g`` / ``stargan-d``: :mod:`ganforge.nets.stargan` (Choi et al. 2018).
 - ``srresnet-g`` / ``srgan-d``: :mod:`ganforge.nets.srresnet` (Ledig et al. 2017).
 - ``segan-s`` / ``segan-c``: :mod:`ganforge.nets.segan` (Xue et al. 2018).
@@ -27,6 +28,7 @@ from __future__ import annotations
 from ganforge.nets import (
     dcgan,
     discogan,
+    infogan,
     mlp,
     patchgan,
     resnet,
@@ -39,6 +41,7 @@ from ganforge.nets import (
 from ganforge.nets.base import CriticOutput
 from ganforge.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.nets.discogan import DiscoGANDiscriminator, DiscoGANGenerator
+from ganforge.nets.infogan import InfoGANDiscriminator, InfoGANGenerator
 from ganforge.nets.mlp import MLPDiscriminator, MLPGenerator
 from ganforge.nets.patchgan import PatchGANDiscriminator, receptive_field
 from ganforge.nets.resnet import ResNetDiscriminator, ResNetGenerator
@@ -54,6 +57,8 @@ __all__ = [
     "DCGANGenerator",
     "DiscoGANDiscriminator",
     "DiscoGANGenerator",
+    "InfoGANDiscriminator",
+    "InfoGANGenerator",
     "MLPDiscriminator",
     "MLPGenerator",
     "PatchGANDiscriminator",
@@ -69,6 +74,7 @@ __all__ = [
     "UNetGenerator",
     "dcgan",
     "discogan",
+    "infogan",
     "mlp",
     "patchgan",
     "receptive_field",
