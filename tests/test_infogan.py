@@ -65,6 +65,72 @@ def test_infogan_losses_through_the_algorithm(tiny_digits: dict[str, Any]) -> No
     assert torch.allclose(out.loss, expect) and "info/cat" in out.logs
 
 
+def test_info_loss_fixed_std_by_hand() -> None:
+    # learn_std=False: aux holds K logits and C means only, sigma = 1 (log std 0). K = 2
+    # logits (0, 0), mu 0.5, c = 1.5: CE = log 2, NLL = (1.5 - 0.5)^2 / 2 + log(2 pi) / 2,
+    # the same as a learned log std of exactly 0.
+    aux = torch.tensor([[0.0, 0.0, 0.5]])
+    cat, cont = info_loss(aux, torch.tensor([1]), torch.tensor([[1.5]]), 1.0, 0.1, False)
+    assert cat.item() == pytest.approx(math.log(2))
+    assert cont.item() == pytest.approx(0.1 * (0.5 + 0.5 * math.log(2 * math.pi)))
+    # two codes, no categorical part (K = 0): the sum over codes of (c - mu)^2 / 2 + const
+    aux = torch.tensor([[1.0, -1.0]])
+    _, cont = info_loss(aux, torch.tensor([0]), torch.tensor([[0.0, 0.0]]), 1.0, 1.0, False)
+    assert cont.item() == pytest.approx(2 * 0.5 + math.log(2 * math.pi))
+
+
+def test_infogan_fixed_std_through_the_algorithm(tiny_digits: dict[str, Any]) -> None:
+    built = build(load_config(_cfg(tiny_digits, learn_std=False)))
+    algo = built.algorithm
+    assert algo.nets["d"].aux_dim == 4 + 2  # 4 logits, 2 means
+    outs: list[Any] = []
+    algo.nets["d"].register_forward_hook(lambda m, i, o: outs.append(o))
+    batch = built.dataset.batch(torch.arange(16))
+    out = algo.loss("g", batch, step=0)
+    (out_g,) = outs
+    c_cat, c_cont = algo._codes
+    info = sum(info_loss(out_g.aux, c_cat, c_cont, 1.0, 0.1, learn_std=False))
+    assert torch.allclose(out.loss, -F.softplus(out_g.score).mean() + info)
+    # the MI term reaches the generator through the critic's input
+    algo.nets["g"].zero_grad()
+    info.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in algo.nets["g"].parameters())
+
+
+def test_infogan_paper_nets_and_q_width_check(tiny_digits: dict[str, Any]) -> None:
+    cfg = _cfg(tiny_digits, learn_std=False)
+    cfg["nets"] = {
+        "g": {"name": "infogan-g", "base_channels": 4, "hidden": 16},
+        "d": {"name": "infogan-d", "base_channels": 4, "hidden": 16, "aux_hidden": 8},
+    }
+    built = build(load_config(cfg))
+    d = built.algorithm.nets["d"]
+    out = d(built.dataset.batch(torch.arange(6))["real"])
+    assert out.aux.shape == (6, 6) and out.features.shape == (6, 16)
+    assert isinstance(d.aux_head, torch.nn.Sequential)  # Q: FC 8 - BN - lReLU - FC 6
+    assert built.algorithm.loss("d", built.dataset.batch(torch.arange(16)), 0).loss.isfinite()
+    cfg["nets"]["d"]["aux_dim"] = 8  # the learned-std layout, but learn_std is False
+    with pytest.raises(ConfigError, match="aux_dim"):
+        build(load_config(cfg))
+
+
+def test_infogan_uniform_noise_trains_and_exports(
+    tiny_digits: dict[str, Any], tmp_path: Path
+) -> None:
+    from ganforge.engine.run import train
+
+    cfg = _cfg(tiny_digits, noise="uniform")
+    cfg["train"].update(steps=2, ckpt_every=2, sample_every=2)
+    algo = build(load_config(copy.deepcopy(cfg))).algorithm
+    z = algo.noise(4000)
+    assert z.min() >= -1 and z.max() <= 1 and abs(z.var().item() - 1 / 3) < 0.02
+    run = train(cfg, out=tmp_path / "run", progress=False)
+    gen = load(run)
+    assert gen.latent_distribution == "uniform"
+    assert gen.sample(3, seed=0).shape == (3, 1, 16, 16)
+    assert gen.traverse(0, steps=2).shape == (4 * 2, 1, 16, 16)
+
+
 def test_infogan_refuses_no_code_and_replay(tiny_digits: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="needs a code"):
         build(load_config(_cfg(tiny_digits, categorical=0, continuous=0)))

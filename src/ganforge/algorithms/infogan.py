@@ -15,14 +15,19 @@ paper's lambda = 1 for discrete codes) and ``cont_weight`` (smaller for continuo
 codes, as the paper advises, so the term stays on the scale of the GAN loss).
 
 Q's output layout, ``aux`` of width K + 2 C: K categorical logits, C means, C log
-standard deviations (a factored Gaussian, as in the paper).
+standard deviations (a factored Gaussian, as in the paper). With ``learn_std=False`` Q
+outputs K logits and C means (width K + C) and the standard deviations are fixed at 1,
+as in the authors' MNIST code (``fix_std=True``): the NLL is then (c_j - mu_j)^2 / 2 +
+const, whose gradient stays on the scale of the GAN loss; with a learned sigma the
+gradient (c_j - mu_j) / sigma_j^2 grows as sigma shrinks, and the continuous codes can
+take over the digit identity that the categorical code should carry.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +37,7 @@ from torch import nn
 from ganforge.algorithms.unconditional import Unconditional
 from ganforge.errors import ConfigError
 from ganforge.nets.base import CriticOutput
-from ganforge.nn.conditional import draw_codes, with_codes
+from ganforge.nn.conditional import draw_codes, uniform_noise, with_codes
 from ganforge.objectives.base import Objective
 from ganforge.penalties.base import Penalty
 from ganforge.registry import ALGORITHMS
@@ -46,13 +51,16 @@ def info_loss(
     c_cont: torch.Tensor,
     cat_weight: float = 1.0,
     cont_weight: float = 0.1,
+    learn_std: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The two parts of L_I: categorical cross-entropy and Gaussian negative log-likelihood.
 
     Args:
-        aux: (N, K + 2C) Q-head output: K logits, C means, C log standard deviations.
+        aux: (N, K + 2C) Q-head output: K logits, C means, C log standard deviations;
+            (N, K + C) with ``learn_std=False`` (no log standard deviations: all 0).
         c_cat: (N,) int64 categorical codes in 0..K-1 (K = 0: none).
         c_cont: (N, C) continuous codes.
+        learn_std: whether ``aux`` carries the log standard deviations.
 
     Returns:
         (cat_weight * CE, cont_weight * NLL), each a scalar; NLL is
@@ -61,13 +69,14 @@ def info_loss(
     if aux is None:
         raise ValueError("infogan needs the Q head in CriticOutput.aux (the critic's aux_dim).")
     n_cont = c_cont.shape[1]
-    k = aux.shape[1] - 2 * n_cont
+    k = aux.shape[1] - (2 if learn_std else 1) * n_cont
     aux = aux.float()
     zero = aux.new_zeros(())
     cat = cat_weight * F.cross_entropy(aux[:, :k], c_cat) if k > 0 else zero
     if n_cont == 0:
         return cat, zero
-    mu, log_std = aux[:, k : k + n_cont], aux[:, k + n_cont :]
+    mu = aux[:, k : k + n_cont]
+    log_std = aux[:, k + n_cont :] if learn_std else torch.zeros_like(mu)
     nll = ((c_cont - mu) ** 2 / (2 * torch.exp(2 * log_std)) + log_std + 0.5 * LOG_2PI).sum(1)
     return cat, cont_weight * nll.mean()
 
@@ -88,6 +97,11 @@ class InfoGAN(Unconditional):
         categorical: K, classes of the categorical code (10 on MNIST; 0 = none).
         continuous: C, number of continuous codes U(-1, 1) (2 on MNIST).
         cat_weight, cont_weight: the weights of the two parts of L_I.
+        learn_std: Q predicts the continuous codes' standard deviations too (True);
+            False fixes them at 1 (the authors' MNIST setting), see the module docstring.
+        noise: the distribution of the noise z: ``normal`` N(0, I) or ``uniform``
+            U(-1, 1) per component (the authors' MNIST code draws its 62 noise variables
+            uniformly, like the continuous codes).
     """
 
     def __init__(
@@ -102,6 +116,8 @@ class InfoGAN(Unconditional):
         continuous: Annotated[int, Field(ge=0, le=100)] = 2,
         cat_weight: Annotated[float, Field(ge=0)] = 1.0,
         cont_weight: Annotated[float, Field(ge=0)] = 0.1,
+        learn_std: bool = True,
+        noise: Literal["normal", "uniform"] = "normal",
     ) -> None:
         if categorical == 1 or categorical + continuous == 0:
             raise ConfigError(
@@ -113,6 +129,16 @@ class InfoGAN(Unconditional):
         )  # fmt: skip
         self.categorical, self.continuous = categorical, continuous
         self.cat_weight, self.cont_weight = cat_weight, cont_weight
+        self.learn_std = learn_std
+        self.noise_distribution = noise
+        want = categorical + (2 if learn_std else 1) * continuous
+        aux = getattr(nets["d"], "aux_dim", None)
+        if aux is not None and int(aux) != want:
+            raise ConfigError(
+                f"infogan's Q head must output {want} values (aux_dim: {categorical} logits, "
+                f"{continuous} means{'' if not learn_std else f', {continuous} log stds'}), "
+                f"got aux_dim={aux}."
+            )
         if self.hooks["replay"]:
             raise ConfigError("infogan cannot replay old fakes: their codes are not kept.")
         self._codes: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -123,8 +149,14 @@ class InfoGAN(Unconditional):
         k = int(algo_kwargs.get("categorical", 10))
         c = int(algo_kwargs.get("continuous", 2))
         out["g"]["latent_dim"] = int(algo_kwargs.get("latent_dim", 62)) + k + c
-        out["d"]["aux_dim"] = k + 2 * c
+        out["d"]["aux_dim"] = k + (2 if algo_kwargs.get("learn_std", True) else 1) * c
         return out
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z (n, latent_dim): N(0, I), or U(-1, 1) with ``noise="uniform"``."""
+        if self.noise_distribution == "normal":
+            return super().noise(n, generator)
+        return uniform_noise((n, self.latent_dim), self.device, generator)
 
     # -- codes -----------------------------------------------------------------------------
     def codes(
@@ -147,7 +179,9 @@ class InfoGAN(Unconditional):
     # -- losses ----------------------------------------------------------------------------
     def _info(self, aux: torch.Tensor | None, logs: dict[str, Any] | None) -> torch.Tensor:
         assert self._codes is not None  # set by generate() in this step
-        cat, cont = info_loss(aux, *self._codes, self.cat_weight, self.cont_weight)
+        cat, cont = info_loss(
+            aux, *self._codes, self.cat_weight, self.cont_weight, learn_std=self.learn_std
+        )
         if logs is not None:
             logs["info/cat"], logs["info/cont"] = cat.detach(), cont.detach()
         return cat + cont
@@ -182,6 +216,6 @@ class InfoGAN(Unconditional):
 
     def export_spec(self) -> dict[str, Any]:
         return {
-            "latent": {"distribution": "normal", "dim": self.latent_dim},
+            "latent": {"distribution": self.noise_distribution, "dim": self.latent_dim},
             "codes": {"categorical": self.categorical, "continuous": self.continuous},
         }

@@ -314,6 +314,18 @@ def balanced_labels(n: int, num_classes: int, device: torch.device | str = "cpu"
     return torch.arange(n, device=device) * num_classes // n
 
 
+def uniform_noise(
+    shape: tuple[int, ...],
+    device: torch.device | str = "cpu",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """U(-1, 1) noise of ``shape``; training draws (no ``generator``) are sharded over
+    data-parallel ranks like :func:`draw_codes`."""
+    if generator is None:
+        return sharded(lambda s: torch.rand(s, device=device), shape) * 2 - 1
+    return torch.rand(shape, device=device, generator=generator) * 2 - 1
+
+
 def draw_codes(
     n: int,
     categorical: int,
