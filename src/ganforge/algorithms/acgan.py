@@ -54,8 +54,13 @@ class ACGAN(CGAN):
         class_weight: lambda, the weight of the class cross-entropy in both losses.
         critic_fake_class: train the critic's classifier on generated samples too (the
             paper's L_C). With False it learns from real data only, so the generator
-            cannot make it agree on a wrong digit for a class (a collusion that the fake
-            term allows early in training).
+            cannot make it agree on a wrong digit for a class: with the fake term, the
+            classifier is rewarded for naming the class G was asked for, whatever G drew,
+            and its trunk (which also tells real from fake) can keep "real 1 -> class 1"
+            and "fake 1 -> class 8" apart; G then keeps drawing ones for class 8. On
+            MNIST (``acgan-mnist``, 3,000 steps) the fake term left 1-3 classes drawn as
+            other digits in every seed tried (59.9-85.5% conditional accuracy), real-only
+            gave 99.6-99.7%; the recipe sets False, the default stays the paper's.
     """
 
     def __init__(
