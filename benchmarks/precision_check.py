@@ -52,7 +52,6 @@ import torch
 from ganforge.config import load_config
 from ganforge.engine.run import _trainer, build
 from ganforge.errors import TrainingDiverged
-from ganforge.nets.base import CriticOutput
 from ganforge.nn.precision import active_loss_scale
 from ganforge.penalties import input_gradient
 from ganforge.penalties.gradient import gradient_norm_penalty
@@ -106,9 +105,6 @@ def one_batch(built: Any, batch: int, scale: float) -> list[dict[str, float]]:
         eps = torch.rand(batch, 1, 1, 1, generator=gen, device=device)
     x_hat = eps * real + (1 - eps) * fake
 
-    def critic(x: torch.Tensor) -> CriticOutput:
-        return d(x)
-
     params = [p for p in d.parameters() if p.requires_grad]
     # spectral norm's power iteration updates buffers on every training-mode call: every
     # mode starts from the same buffers so that they see the same weights
@@ -119,7 +115,7 @@ def one_batch(built: Any, batch: int, scale: float) -> list[dict[str, float]]:
         d.load_state_dict(buffers0)
         s = torch.tensor(scale, device=device) if mode == "fp16 scaled" else None
         with autocast(device, mode), active_loss_scale(s):
-            grad_x = input_gradient(critic, x_hat)
+            grad_x = input_gradient(d, x_hat)
             penalty = LAMBDA * gradient_norm_penalty(grad_x)
         zeros = float((grad_x == 0).float().mean())
         # the outer backward as a GradScaler loop does it: fp16 scales the loss by S

@@ -20,3 +20,12 @@ class CriticOutput(NamedTuple):
     score: torch.Tensor
     features: torch.Tensor | None = None
     aux: torch.Tensor | None = None
+
+
+def check_input_shape(net: str, x: torch.Tensor, in_shape: tuple[int, ...]) -> None:
+    """Raise a ValueError naming ``net`` unless ``x`` is (N, *in_shape)."""
+    if tuple(x.shape[1:]) != in_shape:
+        raise ValueError(
+            f"{net} expects images of shape (N, {', '.join(map(str, in_shape))}); "
+            f"got {tuple(x.shape)}."
+        )

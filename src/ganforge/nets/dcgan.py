@@ -32,7 +32,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ganforge.nets.base import CriticOutput
+from ganforge.nets.base import CriticOutput, check_input_shape
 from ganforge.nets.mlp import (
     GroupSize,
     KernelDim,
@@ -381,11 +381,7 @@ class DCGANDiscriminator(nn.Module):
         (N, 16 * (K [+ 1])), closeness of flatten(h) (N, B)] -> Linear head -> (N, 1) ->
         score. [projection: score + <E[y], flatten(h)>]; [aux: Linear(flatten(h)) (N, A)].
         """
-        if tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(
-                f"dcgan-d expects images of shape (N, {', '.join(map(str, self.in_shape))}); "
-                f"got {tuple(x.shape)}."
-            )
+        check_input_shape("dcgan-d", x, self.in_shape)
         y = check_labels("dcgan-d", y, self.num_classes, x.shape[0])
         if self.embed is not None:  # E[y] as e constant maps: (N, e) -> (N, e, H, H)
             maps = self.embed(y)[:, :, None, None].expand(-1, -1, *x.shape[2:])

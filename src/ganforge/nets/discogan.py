@@ -19,7 +19,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ganforge.nets.base import CriticOutput
+from ganforge.nets.base import CriticOutput, check_input_shape
 from ganforge.nets.unet import check_image
 from ganforge.nn.layers import (
     LEAKY_SLOPE,
@@ -168,11 +168,7 @@ class DiscoGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> CriticOutput:
         """x: (N, *in_shape) -> CriticOutput(score (N,), features (N, sum(feature_splits)), None)."""
-        if tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(
-                f"discogan-d expects images of shape (N, {', '.join(map(str, self.in_shape))}); "
-                f"got {tuple(x.shape)}."
-            )
+        check_input_shape("discogan-d", x, self.in_shape)
         hs = self.trunk(x)
         feats = [h.flatten(1) for h in hs[1:]]
         h = hs[-1]

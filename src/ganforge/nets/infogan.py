@@ -27,7 +27,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ganforge.nets.base import CriticOutput
+from ganforge.nets.base import CriticOutput, check_input_shape
 from ganforge.nn.conditional import AuxDim
 from ganforge.nn.layers import (
     LEAKY_SLOPE,
@@ -194,11 +194,7 @@ class InfoGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> CriticOutput:
         """x: (N, *in_shape) -> CriticOutput(score (N,), features (N, hidden),
         aux (N, aux_dim) or None)."""
-        if tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(
-                f"infogan-d expects images of shape (N, {', '.join(map(str, self.in_shape))}); "
-                f"got {tuple(x.shape)}."
-            )
+        check_input_shape("infogan-d", x, self.in_shape)
         f = self.body(x)
         aux = self.aux_head(f) if self.aux_head is not None else None
         return CriticOutput(score=self.head(f).reshape(x.shape[0]), features=f, aux=aux)

@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.nets.base import CriticOutput
+from ganforge.nets.base import CriticOutput, check_input_shape
 from ganforge.nn.conditional import (
     AuxDim,
     ClassProjection,
@@ -343,11 +343,7 @@ class ResNetDiscriminator(nn.Module):
         Shapes at 32x32: (N, C, 32, 32) -> (N, ch, 16, 16) -> (N, ch, 8, 8) -> (N, ch, 8, 8)
         -> (N, ch, 8, 8) -> ReLU, sum over H, W -> h (N, ch) -> score (N,).
         """
-        if tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(
-                f"resnet-d expects images of shape (N, {', '.join(map(str, self.in_shape))}); "
-                f"got {tuple(x.shape)}."
-            )
+        check_input_shape("resnet-d", x, self.in_shape)
         y = check_labels("resnet-d", y, self.num_classes, x.shape[0])
         h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling: (N, ch)
         score = self.head(h).reshape(x.shape[0])

@@ -21,7 +21,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ganforge.nets.base import CriticOutput
+from ganforge.nets.base import CriticOutput, check_input_shape
 from ganforge.nets.unet import check_image
 from ganforge.nn.layers import (
     LEAKY_SLOPE,
@@ -193,10 +193,6 @@ class SRGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> CriticOutput:
         """x: (N, *in_shape) -> CriticOutput(score (N,), features (N, hidden), aux None)."""
-        if tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(
-                f"srgan-d expects images of shape (N, {', '.join(map(str, self.in_shape))}); "
-                f"got {tuple(x.shape)}."
-            )
+        check_input_shape("srgan-d", x, self.in_shape)
         f = self.dense(self.body(x))
         return CriticOutput(score=self.head(f).reshape(x.shape[0]), features=f, aux=None)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from ganforge.nets.base import CriticOutput
+from ganforge.nets.base import CriticOutput, check_input_shape
 from ganforge.nets.translator import NBlocks, ResidualBlock
 from ganforge.nets.unet import NormName, check_image, norm_layer
 from ganforge.nn.layers import (
@@ -246,11 +246,7 @@ class StarGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> CriticOutput:
         """x: (N, *in_shape) -> CriticOutput(score (N, h, w), features (N, K h w),
         aux (N, num_domains) domain logits)."""
-        if tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(
-                f"stargan-d expects images of shape (N, {', '.join(map(str, self.in_shape))}); "
-                f"got {tuple(x.shape)}."
-            )
+        check_input_shape("stargan-d", x, self.in_shape)
         h = self.body(x)
         score = self.src(h)[:, 0]  # (N, h, w)
         aux = self.cls(h).flatten(1)  # (N, num_domains)
