@@ -89,6 +89,20 @@ ROWS: dict[str, list[str]] = {
         "optim.g.lr=1.0e-3",
         "optim.d.lr=1.0e-3",
     ],
+    "PacGAN4 (lr 1e-3 + decay + EMA)": [
+        "algorithm.pack=4",
+        "train.batch_size=400",
+        "optim.g.lr=1.0e-3",
+        "optim.d.lr=1.0e-3",
+        "train.lr_schedule=linear",
+        "train.ema=0.999",
+    ],
+    "GAN (lr 1e-3 + decay + EMA)": [
+        "optim.g.lr=1.0e-3",
+        "optim.d.lr=1.0e-3",
+        "train.lr_schedule=linear",
+        "train.ema=0.999",
+    ],
 }
 
 # Published numbers, as quoted in the issue: (source, modes, % high quality). PacGAN

@@ -157,10 +157,11 @@ def one_run(
     device: str,
     out_dir: str | None,
     extra: tuple[str, ...] = (),
+    threads: int = 1,
 ) -> dict:
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     from ganforge.engine.run import load, train
     from ganforge.metrics.paired import cycle_error, label_preservation, paired_scores
 
@@ -304,6 +305,7 @@ def main() -> None:
     ap.add_argument("--inception", action="store_true", help="also Inception FID for pix2pix")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per model")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--cards", type=Path, default=None)
     ap.add_argument("--out-dir", type=Path, default=None)
@@ -342,6 +344,7 @@ def main() -> None:
                 args.device,
                 out_dir,
                 tuple(extra.get(m, ())),
+                args.threads,
             )
             for m in models
         ]
@@ -363,7 +366,8 @@ def report(results: dict[str, dict], steps: dict[str, int], args: Any, wall: flo
         "",
         f"Command: `python benchmarks/translation.py {shlex.join(sys.argv[1:])}`",
         "",
-        f"Device {args.device}, one thread per model, {args.jobs} at once; wall {wall / 60:.1f} min. "
+        f"Device {args.device}, {args.threads} thread(s) per model, {args.jobs} at once; "
+        f"wall {wall / 60:.1f} min. "
         f"Scores on the first {args.n} test images (FID on Inception features: the first "
         f"{min(args.n, 1000)}).",
         "",
