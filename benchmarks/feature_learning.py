@@ -34,10 +34,12 @@ from _bench import SHARED_DATASETS, budget_overrides
 ROOTS = {"mnist": "mnist", "fashion-mnist": "fashion-mnist", "cifar10": "cifar10-jpeg"}
 
 
-def one_run(dataset: str, steps: int, labels: int | None, draws: int, device: str) -> dict:
+def one_run(
+    dataset: str, steps: int, labels: int | None, draws: int, device: str, threads: int = 1
+) -> dict:
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     from ganforge.engine.run import train
     from ganforge.metrics.probe import probe_run
 
@@ -61,19 +63,31 @@ def main() -> None:
     ap.add_argument("--labels", type=int, default=1000)
     ap.add_argument("--draws", type=int, default=10)
     ap.add_argument("--cifar", action="store_true", help="also CIFAR-10 with all labels")
+    ap.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated subset of mnist,fashion-mnist,cifar10 (cifar10 implies --cifar)",
+    )
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     if min(args.steps, args.labels, args.draws, args.jobs) <= 0:
         ap.error("--steps, --labels, --draws and --jobs must be positive")
+    only = set(args.only.split(",")) if args.only else {"mnist", "fashion-mnist"}
+    if bad := only - set(ROOTS):
+        ap.error(f"--only: unknown dataset(s) {sorted(bad)}; choose from {sorted(ROOTS)}")
+    if args.cifar:
+        only.add("cifar10")
     tasks = [
-        (ds, steps, args.labels, args.draws, args.device)
+        (ds, steps, args.labels, args.draws, args.device, args.threads)
         for ds in ("mnist", "fashion-mnist")
+        if ds in only
         for steps in (args.steps, 1)
     ]
-    if args.cifar:
-        tasks.append(("cifar10", args.steps, None, 1, args.device))
+    if "cifar10" in only:
+        tasks.append(("cifar10", args.steps, None, 1, args.device, args.threads))
     t0 = time.perf_counter()
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
@@ -84,7 +98,8 @@ def main() -> None:
         "",
         f"Command: `python benchmarks/feature_learning.py {shlex.join(sys.argv[1:])}`",
         "",
-        f"DCGAN recipes at 32 x 32 (base 64), device {args.device}, 1 thread per run; "
+        f"DCGAN recipes at 32 x 32 (base 64), device {args.device}, {args.threads} thread(s) "
+        "per run; "
         f"wall {wall / 60:.1f} min. Features: every critic activation max-pooled to 4 x 4.",
         "",
         "| dataset | critic | features | result |",

@@ -105,6 +105,11 @@ ROWS: dict[str, list[str]] = {
     ],
 }
 
+#: Training length of the published 2-D rows: the PacGAN code's grid and ring configs set
+#: num_epoch 400 over num_sample 100,000 at batch_size 100 (fjxmlzn/PacGAN,
+#: synthetic_data_experiments/2DGrid_GAN&PacGAN/config.py).
+PUBLISHED_2D_STEPS = 400 * 100_000 // 100
+
 # Published numbers, as quoted in the issue: (source, modes, % high quality). PacGAN
 # Table 1 (Lin et al. 2018) and VEEGAN Table 1 (Srivastava et al. 2017, "2D Ring").
 ANCHORS: dict[str, dict[str, tuple[str, float, float]]] = {
@@ -253,6 +258,13 @@ def table_2d(results: list[dict[str, Any]], rows: list[str], datasets: list[str]
         for label, (src, modes, hq) in ANCHORS[dataset].items():
             lines.append(f"| {label.strip()} | {src} | {modes} | {hq} |")
         lines.append("")
+    lines += [
+        f"Their budget: the PacGAN authors' 2-D configuration trains {PUBLISHED_2D_STEPS:,} "
+        "steps (400 epochs of 100,000 samples at batch 100, with the D and G updates of "
+        "ALI's training loop) and initialises every weight from N(0, 0.02^2), as the "
+        "recipes here do.",
+        "",
+    ]
     return lines
 
 
