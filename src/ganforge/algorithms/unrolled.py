@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 import torch
 from pydantic import Field
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.func import functional_call
 
 from ganforge.algorithms.unconditional import Unconditional
@@ -35,6 +36,72 @@ from ganforge.nn.precision import loss_scaled_grad
 from ganforge.objectives.base import Objective
 from ganforge.penalties.base import Penalty
 from ganforge.registry import ALGORITHMS
+
+
+class _AdamStep(torch.autograd.Function):
+    """One Adam step on one tensor, with a hand-written backward.
+
+    Forward (t-th step, c1 = 1 - b1^t, c2 = 1 - b2^t, k = lr / c1):
+
+        m' = b1 m + (1 - b1) g,    v' = b2 v + (1 - b2) g^2,
+        s = sqrt(v' / c2 + eps^2),  p' = p - k m' / s.
+
+    Backward, from the output gradients (P, M, V) of (p', m', v'):
+
+        M~ = M - k P / s,          V~ = V + k P m' / (2 c2 s^3),
+        dp = P,  dg = (1 - b1) M~ + 2 (1 - b2) g V~,  dm = b1 M~,  dv = b2 V~.
+
+    The same numbers as autograd through the composite expression, in about a third of
+    the elementwise passes over the critic's parameters: the unrolled generator step is
+    dominated by them (k steps x every critic tensor, forward and backward).
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        p: torch.Tensor,
+        g: torch.Tensor,
+        m: torch.Tensor,
+        v: torch.Tensor,
+        k: float,
+        b1: float,
+        b2: float,
+        c2: float,
+        eps2: float,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        m2 = m.mul(b1).add_(g, alpha=1 - b1)
+        v2 = v.mul(b2).addcmul_(g, g, value=1 - b2)
+        s = v2.div(c2).add_(eps2).sqrt_()
+        ctx.save_for_backward(g, m2, s)
+        ctx.consts = (k, b1, b2, c2)
+        ctx.set_materialize_grads(False)
+        return p.addcdiv(m2, s, value=-k), m2, v2
+
+    @staticmethod
+    @once_differentiable
+    def backward(  # type: ignore[override]
+        ctx: Any, gp: torch.Tensor | None, gm: torch.Tensor | None, gv: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, ...]:
+        g, m2, s = ctx.saved_tensors
+        k, b1, b2, c2 = ctx.consts
+        mt, vt = gm, gv
+        if gp is not None:
+            kp_s = gp.mul(k).div_(s)  # k P / s
+            mt = -kp_s if mt is None else mt - kp_s
+            # k P m' / (2 c2 s^3) = (k P / s) * m' / (2 c2 s^2)
+            dv = kp_s.mul_(m2).div_(s.square().mul_(2 * c2))
+            vt = dv if vt is None else vt + dv
+        dg = dm = dv_in = None
+        if mt is not None:
+            dg = mt.mul(1 - b1)
+            dm = mt.mul(b1) if ctx.needs_input_grad[2] else None
+        if vt is not None:
+            gv_term = vt.mul(g).mul_(2 * (1 - b2))
+            dg = gv_term if dg is None else dg.add_(gv_term)
+            dv_in = vt.mul(b2) if ctx.needs_input_grad[3] else None
+        if not ctx.needs_input_grad[1]:
+            dg = None
+        return gp, dg, dm, dv_in, None, None, None, None, None
 
 
 def adam_lookahead(
@@ -51,19 +118,17 @@ def adam_lookahead(
     theta <- theta - lr * m_hat / sqrt(v_hat + eps^2), with m, v the bias-corrected first
     and second moments. eps sits inside the square root (not after it, as in torch.optim)
     so that the second derivative stays finite where a gradient is exactly 0; the step
-    differs from torch.optim.Adam's by less than eps.
+    differs from torch.optim.Adam's by less than eps. Differentiable once (the unrolled
+    generator's backward), through :class:`_AdamStep`.
 
     Returns the new parameters and moments (tensors with the graph of their inputs).
     """
     b1, b2 = betas
+    k, c2 = lr / (1 - b1**t), 1 - b2**t
     new_params, new_moments = {}, {}
     for name, p in params.items():
-        g = grads[name]
         m, v = moments[name]
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
-        new_params[name] = p - lr * m_hat / (v_hat + eps * eps).sqrt()
+        new_params[name], m, v = _AdamStep.apply(p, grads[name], m, v, k, b1, b2, c2, eps * eps)
         new_moments[name] = (m, v)
     return new_params, new_moments
 

