@@ -170,3 +170,22 @@ def test_features_cli_on_mnist(
     ref = few_label_error(every(tr, 400), tr.tensors["label"][:400].numpy(), every(te, 200),
                           te.tensors["label"][:200].numpy(), per_class=5, draws=2)  # fmt: skip
     assert fast["error"] == ref["error"] and fast["std"] == ref["std"]
+
+
+def test_c_search_stops_once_validation_turns_down() -> None:
+    from ganforge.metrics.probe import _choose_c
+
+    curve = {1e-4: 0.5, 1e-3: 0.7, 1e-2: 0.8, 1e-1: 0.75, 1.0: 0.74, 10.0: 0.9}
+    tried: list[float] = []
+
+    def score(c: float) -> float:
+        tried.append(c)
+        return curve[c]
+
+    best, scores = _choose_c(list(reversed(curve)), score)
+    # increasing C; two in a row below the best (0.1, 1) end the walk before 10
+    assert tried == [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
+    assert best == 1e-2 and list(scores) == tried
+    # a tie goes to the smaller C, and a flat curve ends after `patience` worse values only
+    best, _ = _choose_c([1.0, 2.0, 3.0], lambda c: 0.5)
+    assert best == 1.0
