@@ -239,8 +239,8 @@ def table_2d(results: list[dict[str, Any]], rows: list[str], datasets: list[str]
         lines += [
             f"### {dataset}",
             "",
-            f"| row | modes (of {k}) | % high quality | reverse KL | failed | s / run |",
-            "|---|---|---|---|---|---|",
+            f"| row | seeds | modes (of {k}) | % high quality | reverse KL | failed | s / run |",
+            "|---|---|---|---|---|---|---|",
         ]
         for label in rows:
             rs = [r for r in results if r["label"] == label and r["dataset"] == dataset]
@@ -248,7 +248,7 @@ def table_2d(results: list[dict[str, Any]], rows: list[str], datasets: list[str]
                 continue
             ok = [r for r in rs if "error" not in r]
             lines.append(
-                f"| {label} | {_mean_se([r['modes_covered'] for r in ok], '{:.1f}')} "
+                f"| {label} | {len(rs)} | {_mean_se([r['modes_covered'] for r in ok], '{:.1f}')} "
                 f"| {_mean_se([100 * r['high_quality'] for r in ok], '{:.1f}')} "
                 f"| {_mean_se([r['reverse_kl'] for r in ok], '{:.3f}')} "
                 f"| {len(rs) - len(ok)}/{len(rs)} | {np.mean([r['seconds'] for r in rs]):.0f} |"
