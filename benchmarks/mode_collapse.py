@@ -320,7 +320,7 @@ def main() -> None:
     if min(args.steps, args.seeds, args.jobs, args.threads) <= 0:
         ap.error("--steps, --seeds, --jobs and --threads must be positive")
     all_rows = ROWS if args.part == "2d" else STACKED_ROWS
-    rows = [r for r in all_rows if "(lr 1e-3)" not in r]
+    rows = [r for r in all_rows if "(lr 1e-3" not in r]  # exploration rows: by name only
     if args.rows:
         rows = [r.strip() for r in args.rows.split(",") if r.strip()]
         unknown = [r for r in rows if r not in all_rows]
