@@ -31,8 +31,10 @@ def test_critic_features_pool_every_activation_to_4x4() -> None:
     torch.manual_seed(0)
     d = DCGANDiscriminator((1, 32, 32), base_channels=4)  # maps 4@16, 8@8, 16@4
     x = torch.randn(10, 1, 32, 32)
-    f = critic_features(d, lambda i, j: x[i:j], 10, batch_size=4)
+    done: list[int] = []
+    f = critic_features(d, lambda i, j: x[i:j], 10, batch_size=4, advance=done.append)
     assert f.shape == (10, (4 + 8 + 16) * 16)
+    assert done == [4, 4, 2]  # the progress callback sees each batch's images
     # the first block of features is the first activation map, max-pooled to 4x4
     first = torch.nn.functional.leaky_relu(d.body[0](x[:2]), 0.2)
     assert torch.allclose(f[:2, :64], torch.nn.functional.adaptive_max_pool2d(first, 4).flatten(1))
@@ -45,10 +47,15 @@ def test_l2_svm_probe_and_few_labels_on_separable_data() -> None:
     centers = rng.normal(size=(3, 20)) * 5
     y = np.repeat(np.arange(3), 100)
     x = centers[y] + rng.normal(size=(300, 20))
-    res = l2_svm_probe(x[::2], y[::2], x[1::2], y[1::2])
+    fits: list[int] = []
+    res = l2_svm_probe(x[::2], y[::2], x[1::2], y[1::2], advance=fits.append)
     assert res["accuracy"] == 1.0 and res["C"] in res["val_scores"]
-    few = few_label_error(x[::2], y[::2], x[1::2], y[1::2], per_class=5, draws=3)
-    assert few["error"] < 0.05 and few["draws"] == 3
+    assert len(fits) == len(res["val_scores"]) + 1  # every C tried, then the refit
+    draws: list[int] = []
+    few = few_label_error(
+        x[::2], y[::2], x[1::2], y[1::2], per_class=5, draws=3, advance=draws.append
+    )
+    assert few["error"] < 0.05 and few["draws"] == 3 and draws == [1, 1, 1]
     noise = rng.normal(size=(300, 20))  # no signal: chance accuracy, about 1/3
     chance = l2_svm_probe(noise[::2], y[::2], noise[1::2], y[1::2])
     assert 0.15 < chance["accuracy"] < 0.55

@@ -505,7 +505,7 @@ def _cmd_features(a: argparse.Namespace) -> None:
     print("extracting critic features ...")
     res = probe_run(
         a.run_dir, dataset=a.dataset, root=a.root, labels=a.labels, draws=a.draws,
-        n_train=a.n_train, n_test=a.n_test, device=a.device,
+        n_train=a.n_train, n_test=a.n_test, device=a.device, progress=True,
     )  # fmt: skip
     if a.labels is None:
         print(f"L2-SVM on {res['dims']} features, {res['n_train']} labelled train images: "

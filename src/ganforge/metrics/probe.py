@@ -67,6 +67,7 @@ def critic_features(
     n: int,
     grid: int = 4,
     batch_size: int = 500,
+    advance: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """Max-pooled activations of every ReLU / LeakyReLU of ``critic``, concatenated.
 
@@ -75,6 +76,7 @@ def critic_features(
         images: ``images(start, stop)`` -> float (m, C, H, W) in [-1, 1].
         n: number of images.
         grid: each 4-D activation map is adaptively max-pooled to grid x grid.
+        advance: called with the number of images of each batch done (a progress bar).
 
     Returns:
         (n, F) float32 on the CPU.
@@ -102,6 +104,8 @@ def critic_features(
             acts.clear()
             critic(images(start, min(start + batch_size, n)).to(device))
             out.append(torch.cat(acts, dim=1).float().cpu())
+            if advance is not None:
+                advance(min(batch_size, n - start))
     finally:
         for h in handles:
             h.remove()
@@ -355,6 +359,7 @@ def l2_svm_probe(
     seed: int = 0,
     solver: str = "torch",
     device: str | torch.device = "cpu",
+    advance: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Fit a linear L2-SVM, C chosen on a validation split; return test accuracy and C.
 
@@ -370,6 +375,7 @@ def l2_svm_probe(
             validation fit) or ``"liblinear"`` (scikit-learn's ``LinearSVC``, the same
             objective).
         device: where the torch solver runs (ignored by liblinear).
+        advance: called with 1 after each fit (each C tried, then the refit).
 
     Returns:
         ``accuracy`` (test), ``C`` (the chosen one), ``val_scores`` ({C: validation
@@ -385,15 +391,18 @@ def l2_svm_probe(
         raise ValueError("too few training examples to hold out a validation split.")
     xf, xv = _standardise(x_train[fit], x_train[val])
     xt, xs = _standardise(x_train, x_test)
+    tick = advance or (lambda k: None)
     if solver == "liblinear":
         from sklearn.svm import LinearSVC
 
         def liblinear_score(c: float) -> float:
             clf = LinearSVC(C=c, max_iter=5000).fit(xf, y_train[fit])
+            tick(1)
             return float(clf.score(xv, y_train[val]))
 
         best, scores = _choose_c(cs, liblinear_score)
         clf = LinearSVC(C=best, max_iter=5000).fit(xt, y_train)
+        tick(1)
         return {"accuracy": float(clf.score(xs, y_test)), "C": best, "val_scores": scores}
     classes = np.unique(y_train[fit])
     sols: dict[float, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -402,6 +411,7 @@ def l2_svm_probe(
         # warm start from the previous (smaller) C of the path
         init = sols[max(sols)] if sols else None
         sols[c] = fit_l2_svm(xf, y_train[fit], c, init=init, tol=PROBE_TOL, device=device)
+        tick(1)
         return float(np.mean(svm_predict(xv, *sols[c], classes) == y_train[val]))
 
     best, scores = _choose_c(cs, torch_score)
@@ -411,6 +421,7 @@ def l2_svm_probe(
     if init is not None and init[0].shape[1] != (1 if len(classes) == 2 else len(classes)):
         init = None
     w, b = fit_l2_svm(xt, y_train, best, init=init, tol=PROBE_TOL, device=device)
+    tick(1)
     accuracy = float(np.mean(svm_predict(xs, w, b, classes) == y_test))
     return {"accuracy": accuracy, "C": best, "val_scores": scores}
 
@@ -462,13 +473,15 @@ def few_label_error(
     picks: Sequence[np.ndarray] | None = None,
     solver: str = "torch",
     device: str | torch.device = "cpu",
+    advance: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Test error of the L2-SVM probe with ``per_class`` labels per class, over ``draws``
     random draws of the labelled set: mean and standard deviation.
 
     ``picks``: the draws as indices into ``x_train`` (default :func:`label_draws` of
     ``y_train``; given when ``x_train`` holds only the features of the drawn images).
-    ``solver``, ``device``: as :func:`l2_svm_probe`."""
+    ``solver``, ``device``: as :func:`l2_svm_probe`; ``advance`` is called with 1 after
+    each draw."""
     if picks is None:
         picks = label_draws(y_train, per_class, draws, seed)
     errors = []
@@ -478,6 +491,8 @@ def few_label_error(
             device=device,
         )  # fmt: skip
         errors.append(1.0 - res["accuracy"])
+        if advance is not None:
+            advance(1)
     e = np.asarray(errors)
     return {"error": float(e.mean()), "std": float(e.std(ddof=1)) if draws > 1 else 0.0,
             "per_class": per_class, "draws": draws}  # fmt: skip
@@ -493,6 +508,7 @@ def probe_run(
     n_train: int | None = None,
     n_test: int | None = None,
     device: str = "cpu",
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Probe a run's critic (latest checkpoint) on a labelled dataset's train/test splits.
 
@@ -504,12 +520,14 @@ def probe_run(
             ``draws`` label draws (the 1000-label protocol).
         n_train, n_test: use only the first images of each split.
         device: where the critic and the L2-SVM solver run.
+        progress: progress bars (on a terminal) for the features and the SVM fits.
 
     Returns:
         ``dataset``, ``dims`` and the probe's results (``accuracy``/``C`` or
         ``error``/``std``).
     """
     from ganforge import registry
+    from ganforge.data.download import progress_bar
     from ganforge.engine.run import load_trained
     from ganforge.errors import ConfigError
 
@@ -536,15 +554,20 @@ def probe_run(
         """Features and labels of the first ``n`` images of ``ds`` (or of ``which``)."""
         total = len(ds) if n is None else min(n, len(ds))
         idx = torch.arange(total) if which is None else torch.as_tensor(which)
-        x = critic_features(critic, lambda i, j: ds.batch(idx[i:j])["real"], len(idx))
+        with progress_bar("critic features", len(idx), enabled=progress) as adv:
+            x = critic_features(
+                critic, lambda i, j: ds.batch(idx[i:j])["real"], len(idx), advance=adv
+            )
         return x.numpy(), ds.tensors["label"][idx.to(ds.tensors["label"].device)].cpu().numpy()
 
     x_te, y_te = feats(split("test"), n_test)
     if labels is None:
         x_tr, y_tr = feats(split("train"), n_train)
-        res = l2_svm_probe(x_tr, y_tr, x_te, y_te, device=device)
+        # the C search stops early (see _choose_c): the bar's total is its most fits
+        with progress_bar("L2-SVM fits", len(C_GRID) + 1, enabled=progress) as adv:
+            res = l2_svm_probe(x_tr, y_tr, x_te, y_te, device=device, advance=adv)
         return {"dataset": spec["name"], "dims": int(x_tr.shape[1]), "accuracy": res["accuracy"],
-                "C": res["C"], "n_train": len(y_tr)}  # fmt: skip
+                "C": res["C"], "val_scores": res["val_scores"], "n_train": len(y_tr)}  # fmt: skip
     train = split("train")
     total = len(train) if n_train is None else min(n_train, len(train))
     y_all = train.tensors["label"][:total].cpu().numpy()
@@ -557,10 +580,11 @@ def probe_run(
     x_tr, y_tr = feats(train, None, union)
     local = [np.searchsorted(union, p) for p in picks]
     result: dict[str, Any] = {"dataset": spec["name"], "dims": int(x_tr.shape[1])}
-    result.update(
-        few_label_error(
-            x_tr, y_tr, x_te, y_te, per_class=labels // k, draws=draws, picks=local,
-            device=device,
-        )
-    )  # fmt: skip
+    with progress_bar("label draws", draws, enabled=progress) as adv:
+        result.update(
+            few_label_error(
+                x_tr, y_tr, x_te, y_te, per_class=labels // k, draws=draws, picks=local,
+                device=device, advance=adv,
+            )
+        )  # fmt: skip
     return result
