@@ -117,6 +117,16 @@ def test_minibatch_discrimination_gradients() -> None:
     layer(x).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
     assert layer.T.grad is not None and layer.T.grad.abs().sum() > 0
+    # the fused cdist backward equals autograd of the definition (broadcast differences)
+    w = torch.randn(10, dtype=torch.float64)  # a random linear read-out of the output
+    x2 = torch.randn(5, 6, dtype=torch.float64, requires_grad=True)
+    layer = layer.double()
+    m = (x2 @ layer.T).view(5, 4, 3)
+    o = torch.exp(-(m[:, None] - m[None, :]).abs().sum(-1)).sum(1) - 1
+    want = torch.autograd.grad((w[6:] * o).sum() + (w[:6] * x2).sum(), x2)
+    got = torch.autograd.grad((w * layer(x2)).sum(), x2)
+    torch.testing.assert_close(got[0], want[0], rtol=1e-10, atol=1e-12)
+    assert torch.autograd.gradcheck(layer, (x2,))
 
 
 # -- Maxout -------------------------------------------------------------------------------
