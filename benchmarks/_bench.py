@@ -7,14 +7,40 @@ puts the folder on ``sys.path``; spawned worker processes inherit it).
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 #: the team's datasets (tests and benchmarks read them; the product downloads its own)
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+def add_set_option(ap: argparse.ArgumentParser, example: str) -> None:
+    """``--set MODEL:KEY=VALUE`` (repeatable): extra recipe overrides for one model."""
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="MODEL:KEY=VALUE",
+        help="an extra recipe override for one model (repeatable), stated in the table, "
+        f"e.g. {example}",
+    )
+
+
+def parse_sets(
+    ap: argparse.ArgumentParser, items: list[str], models: Sequence[str]
+) -> dict[str, list[str]]:
+    """The ``--set`` items as {model: [override, ...]}; an argparse error names a bad one."""
+    extra: dict[str, list[str]] = {}
+    for item in items:
+        model, sep, override = item.partition(":")
+        if not sep or model not in models or "=" not in override:
+            ap.error(f"--set {item!r}: expected MODEL:KEY=VALUE with MODEL one of {list(models)}")
+        extra.setdefault(model, []).append(override)
+    return extra
 
 
 def budget_overrides(steps: int, device: str) -> list[str]:

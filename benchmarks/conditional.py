@@ -41,7 +41,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _bench import SHARED_DATASETS, budget_overrides, write_cards
+from _bench import SHARED_DATASETS, add_set_option, budget_overrides, parse_sets, write_cards
 
 SHARED_MNIST = SHARED_DATASETS / "mnist"
 ALGOS = ("cgan", "acgan", "infogan", "ssgan", "bigan", "acgan-fakecls", "infogan-uniform")
@@ -128,10 +128,19 @@ def bigan_linear_probe(run: Path, n_train: int = 10000) -> dict[str, Any]:
     }
 
 
-def one_run(algo: str, steps: int, base: int, n: int, device: str, out_dir: str | None) -> dict:
+def one_run(
+    algo: str,
+    steps: int,
+    base: int,
+    n: int,
+    device: str,
+    out_dir: str | None,
+    extra: tuple[str, ...] = (),
+    threads: int = 1,
+) -> dict:
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     from ganforge.engine.run import load, load_trained, train
     from ganforge.metrics.evaluate import evaluate_run
     from ganforge.reports import save_image_grid
@@ -142,7 +151,7 @@ def one_run(algo: str, steps: int, base: int, n: int, device: str, out_dir: str 
         dcgan = algo in DCGAN
         run = train(
             RECIPES.get(algo, f"{algo}-mnist"),
-            _overrides(steps, base if dcgan else 0, device) + EXTRA.get(algo, []),
+            [*_overrides(steps, base if dcgan else 0, device), *EXTRA.get(algo, []), *extra],
             out=Path(tmp) / "run",
             progress=False,
         )
@@ -161,7 +170,9 @@ def one_run(algo: str, steps: int, base: int, n: int, device: str, out_dir: str 
                 save_image_grid(grid, Path(out_dir) / "bigan_reconstructions.png", nrow=10)
         elif algo.startswith("infogan"):
             result.update(infogan_code_accuracy(run))
-            if out_dir:
+            if out_dir:  # samples: one categorical code per row, the noise varied along it
+                x = gen.traverse(None, steps=10, seed=0).float().cpu()
+                save_image_grid(x, Path(out_dir) / f"{algo}_samples.png", nrow=10)
                 for j in range(gen.codes[1]):
                     path = Path(out_dir) / f"{algo}_code{j}.png"
                     save_image_grid(gen.traverse(j, steps=10, seed=0).float().cpu(), path, nrow=10)
@@ -172,9 +183,9 @@ def one_run(algo: str, steps: int, base: int, n: int, device: str, out_dir: str 
             (card,) = evaluate_run(run, [metric], n=n, device=device, progress=False, save=False)
             result.update(accuracy=card.value, per_class=card.values["per_class"])
             result["card"] = {**card.to_dict(), "recipe": RECIPES.get(algo, f"{algo}-mnist")}
-            result["card"]["overrides"] = EXTRA.get(algo, [])
+            result["card"]["overrides"] = [*EXTRA.get(algo, []), *extra]
             result["card"]["fake"] = {k: v for k, v in card.fake.items() if k != "source"}
-        if out_dir:
+        if out_dir and not algo.startswith("infogan"):
             x = gen.sample(100, seed=0).float().cpu()
             save_image_grid(x, Path(out_dir) / f"{algo}_samples.png", nrow=10)
     result["seconds"] = time.perf_counter() - t0
@@ -191,6 +202,8 @@ def main() -> None:
     ap.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(ALGOS)}")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per model")
+    add_set_option(ap, "infogan:algorithm.cont_weight=0.05")
     ap.add_argument("--out", type=Path, default=None, help="also write the markdown here")
     ap.add_argument("--cards", type=Path, default=None, help="write the cards (JSONL) here")
     ap.add_argument("--out-dir", type=Path, default=None, help="sample grids go here")
@@ -198,17 +211,18 @@ def main() -> None:
     default = [a for a in ALGOS if a not in EXTRA]  # variants only when named
     algos = [a.strip() for a in (args.only or ",".join(default)).split(",") if a.strip()]
     bad = [a for a in algos if a not in ALGOS]
-    if bad or min(args.steps, args.base, args.n, args.jobs) <= 0:
-        ap.error(f"unknown model(s) {bad} or non-positive --steps/--base/--n/--jobs")
+    if bad or min(args.steps, args.base, args.n, args.jobs, args.threads) <= 0:
+        ap.error(f"unknown model(s) {bad} or non-positive --steps/--base/--n/--jobs/--threads")
+    extra = parse_sets(ap, args.set, ALGOS)
     if args.out_dir:
         args.out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
         out_dir = str(args.out_dir) if args.out_dir else None
+        common = (args.steps, args.base, args.n, args.device, out_dir)
         futures = [
-            pool.submit(one_run, a, args.steps, args.base, args.n, args.device, out_dir)
-            for a in algos
+            pool.submit(one_run, a, *common, tuple(extra.get(a, ())), args.threads) for a in algos
         ]
         results = [f.result() for f in futures]
     wall = time.perf_counter() - t0
@@ -219,7 +233,7 @@ def main() -> None:
         "",
         f"Budget: {args.steps} critic steps per model (the recipes' batch sizes; DCGAN base "
         f"{args.base} for cgan/acgan, infogan with the paper's MNIST nets), "
-        f"device {args.device}, 1 thread per model; wall {wall / 60:.1f} min.",
+        f"device {args.device}, {args.threads} thread(s) per model; wall {wall / 60:.1f} min.",
         "",
         "| model | measure | value | goal | train time (min) |",
         "|---|---|---|---|---|",

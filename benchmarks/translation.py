@@ -44,7 +44,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _bench import SHARED_DATASETS, budget_overrides, write_cards
+from _bench import SHARED_DATASETS, add_set_option, budget_overrides, parse_sets, write_cards
 
 INCEPTION = SHARED_DATASETS.parent / "weights" / "inception-2015-12-05-tfnames-torchscript.pt"
 MODELS = ("pix2pix", "l1-unet", "cyclegan", "srresnet", "srgan")
@@ -309,22 +309,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--cards", type=Path, default=None)
     ap.add_argument("--out-dir", type=Path, default=None)
-    ap.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="MODEL:KEY=VALUE",
-        help="an extra recipe override for one model (repeatable), stated in the table, "
-        "e.g. cyclegan:algorithm.identity_weight=0.5",
-    )
+    add_set_option(ap, "cyclegan:algorithm.identity_weight=0.5")
     args = ap.parse_args()
     steps = parse_steps(args.steps)
-    extra: dict[str, list[str]] = {}
-    for item in args.set:
-        model, sep, override = item.partition(":")
-        if not sep or model not in MODELS or "=" not in override:
-            ap.error(f"--set {item!r}: expected MODEL:KEY=VALUE with MODEL one of {MODELS}")
-        extra.setdefault(model, []).append(override)
+    extra = parse_sets(ap, args.set, MODELS)
     models = [m.strip() for m in (args.only or ",".join(MODELS)).split(",") if m.strip()]
     if bad := [m for m in models if m not in MODELS]:
         ap.error(f"unknown model(s) {bad}; choose from {MODELS}")
