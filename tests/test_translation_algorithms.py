@@ -136,6 +136,30 @@ def test_cyclegan_generator_loss_by_hand() -> None:
     assert out.logs["g/cycle"].item() == pytest.approx(0.0, abs=1e-7)
 
 
+def test_cyclegan_cycle_noise_by_hand() -> None:
+    # Exact inverses g, f: without noise the cycle is 0; with noise sigma the cycle reads
+    # G(a) + e, so F(G(a) + e) - a = 2 e and G(F(b) + e') - b = e' / 2: the cycle loss is
+    # |2 e|_1 + |e' / 2|_1, whose mean is (2 + 1/2) sigma sqrt(2 / pi) (E|N(0, 1)| = sqrt(2/pi)).
+    g, f = Scale(0.5, 3), Scale(2.0, 3)
+    nets = {"g": g, "f": f, "d_b": PatchMean(1.0), "d_a": PatchMean(-1.0)}
+    a, b = _images(3, 3, 2), _images(3, 3, 3)
+    batch = {"a": a, "real": b, "b": b}
+    algo = CycleGAN(nets, _obj("lsgan"), cycle_noise=0.1)
+    torch.manual_seed(5)
+    out = algo.loss("g", batch, step=0)
+    torch.manual_seed(5)
+    e1, e2 = torch.randn(a.shape), torch.randn(b.shape)  # the same draws, in the same order
+    want = (2.0 * 0.1 * e1).abs().mean() + (0.5 * 0.1 * e2).abs().mean()
+    assert out.logs["g/cycle"].item() == pytest.approx(want.item(), rel=1e-6)
+    big = torch.stack([algo.loss("g", batch, step=0).logs["g/cycle"] for _ in range(200)])
+    assert big.mean().item() == pytest.approx(2.5 * 0.1 * (2 / torch.pi) ** 0.5, rel=0.02)
+    # the adversarial terms see the clean translations: the loss less the cycle term is
+    # the noiseless algorithm's
+    clean = CycleGAN(nets, _obj("lsgan")).loss("g", batch, step=0)
+    adv = out.loss - 10.0 * out.logs["g/cycle"]
+    assert adv.item() == pytest.approx(clean.loss.item(), rel=1e-6)
+
+
 def test_cyclegan_critics_use_this_steps_fakes_through_the_pool() -> None:
     g, f = Scale(0.5, 3), Scale(2.0, 3)
     d_b, d_a = PatchMean(1.0), PatchMean(-1.0)

@@ -18,6 +18,16 @@ identity loss (sec. 5.2, used for photo <-> painting) adds
 the paper's 0.5 lambda with ``identity_weight = 0.5`` (G must then map B to B, so A and B
 need the same channels).
 
+Steganography: the cycle can be satisfied by hiding the source in low-amplitude
+patterns of the translation (Chu, Zhmoginov & Sandler 2017, CycleGAN, a Master of
+Steganography), so a translation that drops content (e.g. draws another digit) still
+reconstructs perfectly and the cycle loss stops teaching the generator. With
+``cycle_noise = sigma > 0`` the cycle reads a noisy translation,
+``|F(G(a) + e) - a|_1`` with e ~ N(0, sigma^2) per pixel (and likewise for b), which
+drowns a hidden low-amplitude signal (Bashkirova, Usman & Saenko 2019, Adversarial
+Self-Defense for Cycle-Consistent GANs, whose noise defence this is); the adversarial
+terms still see the clean translations.
+
 The batch is unpaired (``a`` and ``b``; ``real`` = ``b``); no loss couples a_i with b_i.
 The generator phase runs first and keeps its fakes for the critics' phase of the same
 step (no second generator pass), as the authors' implementation does.
@@ -46,6 +56,7 @@ from ganforge.algorithms.translation import (
     score_logs,
 )
 from ganforge.errors import ConfigError
+from ganforge.nn.parallel import sharded
 from ganforge.objectives.base import Objective
 from ganforge.penalties.base import Penalty
 from ganforge.registry import ALGORITHMS
@@ -76,6 +87,8 @@ class CycleGAN(Translation):
         feature_weight: weight of a feature-matching term between critic features of
             real and translated images (DiscoGAN's implementation; 0 = off).
         n_critic: critic steps per generator step.
+        cycle_noise: std of the Gaussian noise added to the translations inside the cycle
+            loss (0 = off; images in [-1, 1]); see the module docstring.
     """
 
     networks: ClassVar[dict[str, str]] = {
@@ -101,8 +114,10 @@ class CycleGAN(Translation):
         d_scale: Annotated[float, Field(gt=0)] = 0.5,
         feature_weight: Annotated[float, Field(ge=0)] = 0.0,
         n_critic: Annotated[int, Field(gt=0, le=100)] = 1,
+        cycle_noise: Annotated[float, Field(ge=0, le=10)] = 0.0,
     ) -> None:
         super().__init__(nets, objective, penalties, techniques)
+        self.cycle_noise = cycle_noise
         self.cycle_weight, self.identity_weight = cycle_weight, identity_weight
         self.cycle_kind, self.cycle = cycle_loss, reconstruction(cycle_loss)
         self.d_scale, self.feature_weight, self.n_critic = d_scale, feature_weight, n_critic
@@ -190,7 +205,7 @@ class CycleGAN(Translation):
             self._fakes = (step, fake_b.detach(), fake_a.detach())
             logs: dict[str, torch.Tensor] = {}
             loss = self.generator_terms(a, b, fake_b, fake_a, logs)
-            cyc = self.cycle(f(fake_b), a) + self.cycle(g(fake_a), b)
+            cyc = self.cycle(f(self._noisy(fake_b)), a) + self.cycle(g(self._noisy(fake_a)), b)
             logs["g/cycle"] = cyc.detach()
             loss = loss + self.cycle_weight * cyc
             if self.identity_weight > 0:
@@ -216,6 +231,14 @@ class CycleGAN(Translation):
             logs = {**score_logs(rb, fb, "d_b"), **score_logs(ra, fa, "d_a")}
             return LossOutput(self.d_scale * (loss_b + loss_a), logs)
         raise ValueError(f"unknown phase {phase!r}")
+
+    def _noisy(self, x: torch.Tensor) -> torch.Tensor:
+        """x + e, e ~ N(0, cycle_noise^2) per element (sharded over data-parallel ranks);
+        x itself when cycle_noise = 0."""
+        if self.cycle_noise == 0:
+            return x
+        e = sharded(lambda s: torch.randn(s, device=x.device, dtype=x.dtype), tuple(x.shape))
+        return x + self.cycle_noise * e
 
     # The image pools are training state: saved in checkpoints for an exact resume.
     def state_dict(self) -> dict[str, Any]:
