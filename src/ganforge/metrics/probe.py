@@ -416,10 +416,9 @@ def l2_svm_probe(
 
     best, scores = _choose_c(cs, torch_score)
     # refit on everything, from the validation fit of that C (if it saw every class)
-    init: tuple[torch.Tensor, torch.Tensor] | None = sols[best]
     classes = np.unique(y_train)
-    if init is not None and init[0].shape[1] != (1 if len(classes) == 2 else len(classes)):
-        init = None
+    columns = 1 if len(classes) == 2 else len(classes)
+    init = sols[best] if sols[best][0].shape[1] == columns else None
     w, b = fit_l2_svm(xt, y_train, best, init=init, tol=PROBE_TOL, device=device)
     tick(1)
     accuracy = float(np.mean(svm_predict(xs, w, b, classes) == y_test))
@@ -437,15 +436,16 @@ def _choose_c(
     they are skipped once the curve has turned. Ties go to the smaller C (stronger
     regularisation). Returns the chosen C and {C: validation accuracy} of the Cs tried.
     """
+    if not cs:
+        raise ValueError("the C grid is empty: give at least one C > 0.")
     scores: dict[float, float] = {}
-    best, worse = None, 0
+    best, worse = min(cs), 0
     for c in sorted(cs):
         scores[c] = score(c)
         best = max(scores, key=lambda k: (scores[k], -k))
         worse = worse + 1 if scores[c] < scores[best] else 0
         if worse >= patience:
             break
-    assert best is not None, "empty C grid"
     return best, scores
 
 
