@@ -25,7 +25,7 @@ from ganforge.data.base import InfiniteSampler, TensorDataset
 from ganforge.engine.distributed import Distributed
 from ganforge.engine.ema import EMA
 from ganforge.errors import TrainingDiverged
-from ganforge.nn.parallel import active_shard
+from ganforge.nn.parallel import Shard, active_shard
 from ganforge.nn.precision import active_loss_scale
 
 
@@ -375,10 +375,25 @@ class Trainer:
 
     # -- sampling for grids and export ----------------------------------------------------
     def sampling_nets(self) -> dict[str, nn.Module]:
-        """The networks to sample with: EMA copies where kept, else the live ones."""
+        """The networks to sample with: EMA copies where kept, else the live ones.
+
+        EMA copies with batch norms get statistics of their own weights first (when they
+        are stale: :class:`~ganforge.engine.ema.EMA`): ``STANDING_BATCHES`` training-sized
+        batches drawn through ``algorithm.sample`` from a fixed seed, so the training RNG
+        is untouched and the result does not depend on when a run was resumed.
+        """
         nets = dict(self.algorithm.nets)
         if self.ema is not None:
             nets.update(self.ema.copies)
+            if self.ema.stale:
+                g = torch.Generator(device=self.device).manual_seed(STANDING_SEED)
+                n = self.sampler.batch_size
+                # one process's draws (sampling may run on rank 0 alone): plain batch norm
+                with torch.no_grad(), active_shard(Shard()):
+                    self.ema.recalibrate(
+                        lambda: self.algorithm.sample(n, generator=g, nets=nets),
+                        STANDING_BATCHES,
+                    )
         return nets
 
     @torch.no_grad()
@@ -406,6 +421,11 @@ class Trainer:
             for k, net in nets.items():
                 net.train(modes[k])
 
+
+#: Batches (of the training batch size) and seed of the EMA copies' standing batch-norm
+#: statistics (:meth:`Trainer.sampling_nets`).
+STANDING_BATCHES = 32
+STANDING_SEED = 0x57A7
 
 #: below this fp16 loss scale the scaler has halved it ~17 times from 2^16 without the
 #: overflows stopping: the values overflow half precision even unscaled (divergence).
