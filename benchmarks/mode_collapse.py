@@ -103,6 +103,32 @@ ROWS: dict[str, list[str]] = {
         "train.lr_schedule=linear",
         "train.ema=0.999",
     ],
+    "GAN (lr 1e-3 + decay)": [
+        "optim.g.lr=1.0e-3",
+        "optim.d.lr=1.0e-3",
+        "train.lr_schedule=linear",
+    ],
+    "PacGAN2 (lr 1e-3 + decay)": [
+        "algorithm.pack=2",
+        "train.batch_size=200",
+        "optim.g.lr=1.0e-3",
+        "optim.d.lr=1.0e-3",
+        "train.lr_schedule=linear",
+    ],
+    "minibatch discrimination (lr 1e-3 + decay)": [
+        "nets.d.minibatch_discrimination=50",
+        "optim.g.lr=1.0e-3",
+        "optim.d.lr=1.0e-3",
+        "train.lr_schedule=linear",
+    ],
+    "PacGAN2 (lr 1e-3 + decay + EMA)": [
+        "algorithm.pack=2",
+        "train.batch_size=200",
+        "optim.g.lr=1.0e-3",
+        "optim.d.lr=1.0e-3",
+        "train.lr_schedule=linear",
+        "train.ema=0.999",
+    ],
 }
 
 #: Training length of the published 2-D rows: the PacGAN code's grid and ring configs set
