@@ -49,12 +49,23 @@ from _bench import SHARED_DATASETS, budget_overrides, write_cards
 
 SHARED_MNIST = SHARED_DATASETS / "mnist"
 
+
+def _pack(m: int) -> list[str]:
+    """PacGAN-m: m samples per critic input, m x 100 samples per batch (100 critic inputs)."""
+    return [f"algorithm.pack={m}", f"train.batch_size={100 * m}"]
+
+
+_MBD = ["nets.d.minibatch_discrimination=50"]
+_LR = ["optim.g.lr=1.0e-3", "optim.d.lr=1.0e-3"]  # ten times the set-up's
+_DECAY = ["train.lr_schedule=linear"]  # linearly to 0 at the last step
+_EMA = ["train.ema=0.999"]
+
 # Row label -> overrides of the pacgan-<dataset> recipe ("{steps}" is filled in).
 ROWS: dict[str, list[str]] = {
     "GAN": [],
-    "PacGAN2": ["algorithm.pack=2", "train.batch_size=200"],
-    "PacGAN3": ["algorithm.pack=3", "train.batch_size=300"],
-    "PacGAN4": ["algorithm.pack=4", "train.batch_size=400"],
+    "PacGAN2": _pack(2),
+    "PacGAN3": _pack(3),
+    "PacGAN4": _pack(4),
     "Unrolled (5 steps)": [
         "algorithm.name=unrolled",
         "algorithm.unroll_steps=5",
@@ -68,67 +79,18 @@ ROWS: dict[str, list[str]] = {
         "optim.d.betas=[0.5, 0.9]",
     ],
     "instance noise": ["techniques=[{name: instance-noise, std: 0.1, anneal_steps: {half}}]"],
-    "minibatch discrimination": ["nets.d.minibatch_discrimination=50"],
-    "candidate best: PacGAN4 + MBD": [
-        "algorithm.pack=4",
-        "train.batch_size=400",
-        "nets.d.minibatch_discrimination=50",
-    ],
+    "minibatch discrimination": _MBD,
+    "candidate best: PacGAN4 + MBD": [*_pack(4), *_MBD],
     # exploration rows for the search of the best combination (only when named in --rows)
-    "GAN (lr 1e-3)": ["optim.g.lr=1.0e-3", "optim.d.lr=1.0e-3"],
-    "PacGAN4 (lr 1e-3)": [
-        "algorithm.pack=4",
-        "train.batch_size=400",
-        "optim.g.lr=1.0e-3",
-        "optim.d.lr=1.0e-3",
-    ],
-    "PacGAN2 + MBD (lr 1e-3)": [
-        "algorithm.pack=2",
-        "train.batch_size=200",
-        "nets.d.minibatch_discrimination=50",
-        "optim.g.lr=1.0e-3",
-        "optim.d.lr=1.0e-3",
-    ],
-    "PacGAN4 (lr 1e-3 + decay + EMA)": [
-        "algorithm.pack=4",
-        "train.batch_size=400",
-        "optim.g.lr=1.0e-3",
-        "optim.d.lr=1.0e-3",
-        "train.lr_schedule=linear",
-        "train.ema=0.999",
-    ],
-    "GAN (lr 1e-3 + decay + EMA)": [
-        "optim.g.lr=1.0e-3",
-        "optim.d.lr=1.0e-3",
-        "train.lr_schedule=linear",
-        "train.ema=0.999",
-    ],
-    "GAN (lr 1e-3 + decay)": [
-        "optim.g.lr=1.0e-3",
-        "optim.d.lr=1.0e-3",
-        "train.lr_schedule=linear",
-    ],
-    "PacGAN2 (lr 1e-3 + decay)": [
-        "algorithm.pack=2",
-        "train.batch_size=200",
-        "optim.g.lr=1.0e-3",
-        "optim.d.lr=1.0e-3",
-        "train.lr_schedule=linear",
-    ],
-    "minibatch discrimination (lr 1e-3 + decay)": [
-        "nets.d.minibatch_discrimination=50",
-        "optim.g.lr=1.0e-3",
-        "optim.d.lr=1.0e-3",
-        "train.lr_schedule=linear",
-    ],
-    "PacGAN2 (lr 1e-3 + decay + EMA)": [
-        "algorithm.pack=2",
-        "train.batch_size=200",
-        "optim.g.lr=1.0e-3",
-        "optim.d.lr=1.0e-3",
-        "train.lr_schedule=linear",
-        "train.ema=0.999",
-    ],
+    "GAN (lr 1e-3)": _LR,
+    "PacGAN4 (lr 1e-3)": [*_pack(4), *_LR],
+    "PacGAN2 + MBD (lr 1e-3)": [*_pack(2), *_MBD, *_LR],
+    "PacGAN4 (lr 1e-3 + decay + EMA)": [*_pack(4), *_LR, *_DECAY, *_EMA],
+    "GAN (lr 1e-3 + decay + EMA)": [*_LR, *_DECAY, *_EMA],
+    "GAN (lr 1e-3 + decay)": [*_LR, *_DECAY],
+    "PacGAN2 (lr 1e-3 + decay)": [*_pack(2), *_LR, *_DECAY],
+    "minibatch discrimination (lr 1e-3 + decay)": [*_MBD, *_LR, *_DECAY],
+    "PacGAN2 (lr 1e-3 + decay + EMA)": [*_pack(2), *_LR, *_DECAY, *_EMA],
 }
 
 #: Training length of the published 2-D rows: the PacGAN code's grid and ring configs set

@@ -79,6 +79,7 @@ class EMA:
         #: True when a copy's batch-norm statistics are those of the live weights while
         #: its weights are an average (see the class docstring).
         self.stale = False
+        self._has_norms = any(batch_norms(t) for t in self.copies.values())
 
     @torch.no_grad()
     def update(self, nets: dict[str, nn.Module], step: int) -> None:
@@ -94,7 +95,7 @@ class EMA:
             for b_ema, b in zip(twin.buffers(), src.buffers(), strict=True):
                 b_ema.copy_(b)
         # a plain copy (before ``start``) keeps weights and statistics together
-        self.stale = beta != 0.0 and any(batch_norms(t) for t in self.copies.values())
+        self.stale = beta != 0.0 and self._has_norms
 
     def recalibrate(self, forward: Callable[[], Any], batches: int) -> None:
         """Standing batch-norm statistics for every copy (``forward()`` runs the copies
