@@ -3,6 +3,7 @@ phases, the image pools, refusals and the sampling panels."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
@@ -222,6 +223,15 @@ def test_dualgan_and_discogan_defaults() -> None:
     )
     disco = DiscoGAN(dict(nets), _obj("ns"))
     assert (disco.cycle_kind, disco.cycle_weight, disco.pools) == ("mse", 1.0, {})
+
+
+@pytest.mark.parametrize("variant", [DualGAN, DiscoGAN])
+def test_variants_take_every_cyclegan_option(variant: type) -> None:
+    # The variants only change defaults: an option added to CycleGAN must reach them too.
+    options = set(inspect.signature(CycleGAN.__init__).parameters)
+    assert set(inspect.signature(variant.__init__).parameters) == options
+    nets = {"g": Scale(0.5, 3), "f": Scale(2.0, 3), "d_b": PatchMean(1.0), "d_a": PatchMean(1.0)}
+    assert variant(nets, _obj("ns"), cycle_noise=0.25).cycle_noise == 0.25
 
 
 def test_refusals_teach() -> None:

@@ -50,9 +50,11 @@ class DualGAN(CycleGAN):
         d_scale: Annotated[float, Field(gt=0)] = 1.0,
         feature_weight: Annotated[float, Field(ge=0)] = 0.0,
         n_critic: Annotated[int, Field(gt=0, le=100)] = 2,
+        cycle_noise: Annotated[float, Field(ge=0, le=10)] = 0.0,
     ) -> None:
         super().__init__(
             nets, objective, penalties, techniques, cycle_weight=cycle_weight,
             cycle_loss=cycle_loss, identity_weight=identity_weight, pool_size=pool_size,
             d_scale=d_scale, feature_weight=feature_weight, n_critic=n_critic,
+            cycle_noise=cycle_noise,
         )  # fmt: skip
