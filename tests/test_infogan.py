@@ -109,6 +109,13 @@ def test_infogan_paper_nets_and_q_width_check(tiny_digits: dict[str, Any]) -> No
     assert out.aux.shape == (6, 6) and out.features.shape == (6, 16)
     assert isinstance(d.aux_head, torch.nn.Sequential)  # Q: FC 8 - BN - lReLU - FC 6
     assert built.algorithm.loss("d", built.dataset.batch(torch.arange(16)), 0).loss.isfinite()
+    slopes = {m.negative_slope for m in d.modules() if isinstance(m, torch.nn.LeakyReLU)}
+    assert slopes == {0.2}  # DCGAN's slope unless asked
+    cfg["nets"]["d"]["negative_slope"] = 0.01  # the authors' code
+    d = build(load_config(cfg)).algorithm.nets["d"]
+    leaky = [m for m in d.modules() if isinstance(m, torch.nn.LeakyReLU)]
+    assert len(leaky) == 4 and {m.negative_slope for m in leaky} == {0.01}  # trunk 3 + Q 1
+    del cfg["nets"]["d"]["negative_slope"]
     cfg["nets"]["d"]["aux_dim"] = 8  # the learned-std layout, but learn_std is False
     with pytest.raises(ConfigError, match="aux_dim"):
         build(load_config(cfg))

@@ -90,7 +90,11 @@ CONTRACT: dict[str, dict[str, Any]] = {
         # hidden 32: at 16 the 15 initial power iterations of spectral norm have not
         # converged on this random 128 x 16 matrix (sigma 1.08 after normalising)
         "kwargs": {"base_channels": 4, "hidden": 32},
-        "variants": [{}, {"spectral_norm": True, "norm": "none"}, {"init": "default"}],
+        "variants": [
+            {},
+            {"spectral_norm": True, "norm": "none"},
+            {"init": "default", "negative_slope": 0.01},
+        ],
     },
     "resnet-g": {
         "role": "generator",

@@ -129,7 +129,7 @@ class InfoGANGenerator(nn.Module):
 class InfoGANDiscriminator(nn.Module):
     """InfoGAN's MNIST critic with its Q head: x (N, C, H, H) -> CriticOutput.
 
-    conv b - conv 2b - FC ``hidden`` (module docstring), LeakyReLU(0.2) after each, batch
+    conv b - conv 2b - FC ``hidden`` (module docstring), a leaky ReLU after each, batch
     norm after all but the first; ``features`` is the (N, hidden) output of the FC layer,
     ``score`` a linear map of it. With ``aux_dim = A > 0``, ``aux`` = Q's output
     FC(A)(lReLU(BN(FC(aux_hidden)(features)))), the paper's Q network on the shared
@@ -145,6 +145,9 @@ class InfoGANDiscriminator(nn.Module):
         init: ``dcgan`` (N(0, 0.02), BN scale N(1, 0.02)) or ``default`` (PyTorch's).
         aux_dim: A, the width of Q's output; 0 = no Q head (aux None).
         aux_hidden: width of Q's hidden layer (128 in the paper); 0 = none.
+        negative_slope: slope of the leaky ReLUs for x < 0. The paper does not give it;
+            the authors' code uses 0.01 (its ``leaky_rectify`` default), DCGAN 0.2
+            (the default here, shared with ganforge's other critics).
     """
 
     def __init__(
@@ -157,6 +160,7 @@ class InfoGANDiscriminator(nn.Module):
         init: InitName = "dcgan",
         aux_dim: AuxDim = 0,
         aux_hidden: Annotated[int, Field(ge=0, le=100000)] = 128,
+        negative_slope: Annotated[float, Field(ge=0, lt=1)] = LEAKY_SLOPE,
     ) -> None:
         super().__init__()
         self.in_shape = tuple(int(s) for s in in_shape)
@@ -164,7 +168,7 @@ class InfoGANDiscriminator(nn.Module):
         b, bn = int(base_channels), norm == "batch"
         self.aux_dim = int(aux_dim)
         self.feature_dim = int(hidden)
-        act = LEAKY_SLOPE
+        act = float(negative_slope)
         self.body = nn.Sequential(
             nn.Conv2d(channels, b, 4, 2, 1),
             nn.LeakyReLU(act),
