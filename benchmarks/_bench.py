@@ -58,12 +58,12 @@ def budget_overrides(steps: int, device: str) -> list[str]:
 
 
 def write_cards(path: Path, results: list[dict[str, Any]]) -> None:
-    """The ``card`` of each result, one JSON object per line."""
+    """The ``card`` (or the list ``cards``) of each result, one JSON object per line."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as fh:
         for r in results:
-            if "card" in r:
-                fh.write(json.dumps(r["card"], sort_keys=True) + "\n")
+            for card in ([r["card"]] if "card" in r else []) + r.get("cards", []):
+                fh.write(json.dumps(card, sort_keys=True) + "\n")
 
 
 def interleaved_seconds(
