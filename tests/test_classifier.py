@@ -201,3 +201,55 @@ def test_training_restores_thread_count(split):
     before = torch.get_num_threads()
     train_classifier(x_train[:64], y_train[:64], num_classes=10, epochs=1, num_threads=1)
     assert torch.get_num_threads() == before
+
+
+# CIFAR-10's classes in label order
+CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer")
+CIFAR_CLASSES += ("dog", "frog", "horse", "ship", "truck")
+
+
+@pytest.fixture
+def tiny_cifar(tmp_path):
+    """A CIFAR-10 JPEG copy (``<split>/<class>/*.jpg``) of 2 flat-coloured images per class
+    and split: the layout the cifar10 loader reads, in a few KB."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    for split in ("train", "test"):
+        for k, cls in enumerate(CIFAR_CLASSES):
+            folder = tmp_path / "cifar" / split / cls
+            folder.mkdir(parents=True)
+            for i in range(2):
+                buf = BytesIO()
+                colour = (25 * k, 255 - 25 * k, 120 * i)
+                Image.new("RGB", (32, 32), colour).save(buf, format="JPEG", quality=90)
+                (folder / f"{i}.jpg").write_bytes(buf.getvalue())
+    return tmp_path / "cifar"
+
+
+def test_cifar10_classifier_trains_on_a_root_and_is_cached(tiny_cifar, monkeypatch, tmp_path):
+    from ganforge.algorithms.srgan import content_network
+    from ganforge.metrics.classifier import CLASSIFIER_DATASETS, dataset_classifier
+
+    monkeypatch.setenv("GANFORGE_DATA", str(tmp_path / "cache"))
+    clf = dataset_classifier("cifar10", root=str(tiny_cifar))
+    assert clf.config() == {
+        "in_channels": 3,
+        "resolution": 32,
+        "num_classes": 10,
+        "background": True,
+        "width": CLASSIFIER_DATASETS["cifar10"]["width"],
+    }
+    assert clf.info["recipe"]["augment"] == 0 and clf.info["n_train"] == 20
+    assert 0.0 <= clf.info["test_accuracy"] <= 1.0
+    path = tmp_path / "cache" / "classifiers" / "cifar10-32.safetensors"
+    assert path.is_file()
+    # cached: a second call (and SRGAN's content network) reads it without the data
+    again = dataset_classifier("cifar10", root=str(tmp_path / "nowhere"))
+    assert again.info["sha256"] == clf.info["sha256"]
+    phi = content_network("classifier:cifar10", root=str(tmp_path / "nowhere"))
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert phi(x).shape == (2, 2 * clf.width, 16, 16)  # conv2 after ReLU, before the pool
+    with pytest.raises(ValueError, match="32x32"):
+        dataset_classifier("cifar10", resolution=28, root=str(tiny_cifar))

@@ -61,7 +61,7 @@ def test_extractor_specs_and_errors() -> None:
     with pytest.raises(UnknownNameError, match="Did you mean 'inception-fid'"):
         build_extractor("inception-fdi")
     with pytest.raises(ConfigError, match="dataset"):
-        build_extractor("classifier:cifar10")
+        build_extractor("classifier:svhn")
 
 
 def test_classifier_extractor_on_digits() -> None:

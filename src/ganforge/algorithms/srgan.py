@@ -30,8 +30,8 @@ ImageNet VGG weights), so a feature content loss uses ganforge's own networks, f
 differentiable with respect to their input (images in [-1, 1], with no uint8
 quantisation, unlike the metric path):
 
-- ``classifier:<dataset>`` (``digits``, ``mnist``, ``fashion-mnist``): ganforge's LeNet
-  for that dataset (:func:`ganforge.metrics.classifier.dataset_classifier`: loaded from
+- ``classifier:<dataset>`` (``digits``, ``mnist``, ``fashion-mnist``, ``cifar10``):
+  ganforge's LeNet for that dataset (:func:`ganforge.metrics.classifier.dataset_classifier`: loaded from
   the cache, or, the first time, trained there, which needs the dataset and takes a few
   minutes on a CPU for MNIST). Layers (``content_layer``): ``conv1``, ``conv2`` (default:
   the VGG54 analogue, the last convolution after its ReLU, before the pool) and ``fc1``
@@ -215,12 +215,16 @@ class InceptionContent(nn.Module):
 
 
 def content_network(
-    spec: str, layer: str | None = None, device: str | torch.device = "cpu"
+    spec: str,
+    layer: str | None = None,
+    device: str | torch.device = "cpu",
+    root: str | None = None,
 ) -> nn.Module | None:
     """The frozen phi of a ``content`` spec (None for ``mse``), on ``device``.
 
     Loads through the existing loaders: ``classifier:<dataset>`` ->
-    :func:`~ganforge.metrics.classifier.dataset_classifier` (cached; trained on first use),
+    :func:`~ganforge.metrics.classifier.dataset_classifier` (cached; trained on first use,
+    on the copy of the dataset at ``root``, or the cache / a download when None),
     ``inception`` -> :func:`~ganforge.metrics.inception.load_inception`.
     """
     kind, arg, layer = parse_content(spec, layer)
@@ -230,7 +234,7 @@ def content_network(
     if kind == "classifier":
         from ganforge.metrics.classifier import dataset_classifier
 
-        net = LeNetContent(dataset_classifier(arg), layer or "conv2")
+        net = LeNetContent(dataset_classifier(arg, root=root), layer or "conv2")
     else:
         from ganforge.metrics.inception import load_inception
 
@@ -258,6 +262,9 @@ class SRGAN(Translation):
         content_layer: the layer of the content network (None: its default, the VGG54
             analogue).
         content_weight: factor on the content loss (1; the paper's VGG losses: 1/12.75^2).
+        content_root: a local copy of the content classifier's dataset (as ``data.root``),
+            read only when that classifier is not cached yet and must be trained; None:
+            the cache or a download.
         adv_weight: factor on the generator's adversarial term (1e-3; 0 = SRResNet: the
             critic is not trained).
         pixel_weight: factor on an extra pixel MSE in the adversarial phase (0).
@@ -285,13 +292,16 @@ class SRGAN(Translation):
         adv_weight: Annotated[float, Field(ge=0)] = 1e-3,
         pixel_weight: Annotated[float, Field(ge=0)] = 0.0,
         pretrain_steps: Annotated[int, Field(ge=0)] = 0,
+        content_root: str | None = None,
     ) -> None:
         super().__init__(nets, objective, penalties, techniques)
         parse_content(content, content_layer)  # refuse a bad spec before loading anything
         self.content, self.content_layer = content, content_layer
         self.content_weight, self.adv_weight = content_weight, adv_weight
         self.pixel_weight, self.pretrain_steps = pixel_weight, pretrain_steps
-        self.content_net: nn.Module | None = content_network(content, content_layer, self.device)
+        self.content_net: nn.Module | None = content_network(
+            content, content_layer, self.device, content_root
+        )
 
     def set_content_network(self, net: nn.Module | None) -> None:
         """Use ``net`` as phi (None: pixels), frozen: eval mode, no parameter gradients."""

@@ -5,8 +5,8 @@ Registry :data:`ganforge.registry.FEATURES`; a spec is a name or ``name:argument
 - ``inception-fid``: Inception-v3 with the TensorFlow 2015-12-05 weights of the
   reference FID / IS code (2048-d pool3 features, 1008 unbiased logits when the weight
   file has them); see :mod:`ganforge.metrics.inception`.
-- ``classifier:<dataset>`` (``digits``, ``mnist``, ``fashion-mnist``): ganforge's own
-  LeNet trained on that dataset (deterministic, cached with its sha256); 128-d
+- ``classifier:<dataset>`` (``digits``, ``mnist``, ``fashion-mnist``, ``cifar10``):
+  ganforge's own LeNet trained on that dataset (deterministic, cached with its sha256); 128-d
   penultimate features and the 10 class logits. The fast, offline way to score
   digit-like data, and the per-channel mode counter of Stacked MNIST.
 - ``identity``: the samples themselves, flattened (2-D toy data, vectors).
@@ -140,15 +140,16 @@ class ClassifierFeatures(FeatureExtractor):
     Score see a 10-way classifier.
 
     Args:
-        dataset: ``digits``, ``mnist`` or ``fashion-mnist``.
-        resolution: image size (None: the dataset's default, 16 for digits, 32 otherwise).
+        dataset: ``digits``, ``mnist``, ``fashion-mnist`` or ``cifar10``.
+        resolution: image size (None: the dataset's default, 16 for digits, 32 otherwise;
+            cifar10: 32 only).
         root: a local copy of the dataset to train on (None: cache or download).
         device: injected (the classifier is tiny; it runs where the samples are).
     """
 
     def __init__(
         self,
-        dataset: Literal["digits", "mnist", "fashion-mnist"],
+        dataset: Literal["digits", "mnist", "fashion-mnist", "cifar10"],
         resolution: int | None = None,
         root: str | None = None,
         device: str = "cpu",
@@ -231,7 +232,7 @@ def parse_spec(spec: str | dict[str, Any]) -> dict[str, Any]:
         if not arg:
             raise ConfigError(
                 "the classifier extractor needs its dataset: write classifier:digits, "
-                "classifier:mnist or classifier:fashion-mnist."
+                "classifier:mnist, classifier:fashion-mnist or classifier:cifar10."
             )
         return {"name": name, "dataset": arg}
     if arg:
