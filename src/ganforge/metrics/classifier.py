@@ -634,7 +634,8 @@ def dataset_classifier(
     def loader(split: str) -> Any:
         if dataset == "cifar10":
             return cifar10(split, root)  # type: ignore[arg-type]
-        return (mnist if dataset == "mnist" else fashion_mnist)(split, root, res)  # type: ignore[arg-type]
+        load = mnist if dataset == "mnist" else fashion_mnist
+        return load(split, root, res)  # type: ignore[arg-type]
 
     recipe = {
         "format_version": FORMAT_VERSION,
