@@ -6,8 +6,8 @@ Registry :data:`ganforge.registry.FEATURES`; a spec is a name or ``name:argument
   reference FID / IS code (2048-d pool3 features, 1008 unbiased logits when the weight
   file has them); see :mod:`ganforge.metrics.inception`.
 - ``classifier:<dataset>`` (``digits``, ``mnist``, ``fashion-mnist``, ``cifar10``):
-  ganforge's own LeNet trained on that dataset (deterministic, cached with its sha256); 128-d
-  penultimate features and the 10 class logits. The fast, offline way to score
+  ganforge's own LeNet trained on that dataset (deterministic, cached with its sha256);
+  128-d penultimate features and the 10 class logits. The fast, offline way to score
   digit-like data, and the per-channel mode counter of Stacked MNIST.
 - ``identity``: the samples themselves, flattened (2-D toy data, vectors).
 
