@@ -362,7 +362,7 @@ def main() -> None:
     if args.out:
         args.out.write_text(text, encoding="utf-8")
     if args.cards:
-        write_cards(args.cards, [{"card": c} for r in results.values() for c in r["cards"]])
+        write_cards(args.cards, list(results.values()))  # each result's "cards"
 
 
 def report(results: dict[str, dict], steps: dict[str, int], args: Any, wall: float) -> str:
