@@ -84,7 +84,7 @@ def scatter_2d(
         fake: generated points (N, 2), drawn in colour on top.
         real: real points (M, 2) in light grey underneath, or None.
         path: the PNG to write (atomically).
-        centers: mode centres (K, 2), drawn as black crosses (e.g. ``dataset.info["centers"]``).
+        centers: mode centres (K, 2), drawn as thin black crosses under the samples (e.g. ``dataset.info["centers"]``).
         title: figure title (recipe, step, ...).
         lim: axis limits for both axes, ``L`` for ``(-L, L)`` or a pair ``(lo, hi)``;
             None fits all the points. Fix it across steps so frames are comparable.
@@ -103,22 +103,26 @@ def scatter_2d(
         ax.scatter(
             real_np[:, 0], real_np[:, 1], s=4, c="#c8c8c8", alpha=0.6, linewidths=0, label="real"
         )
-    ax.scatter(
-        fake_np[:, 0], fake_np[:, 1], s=4, c="#1f77b4", alpha=0.7, linewidths=0, label="generated"
-    )
     if centers is not None:
+        # thin crosses under the samples: a sample sitting on its mode must stay visible
         centers_np = _points(centers, "centers")
         parts.append(centers_np)
         ax.scatter(
-            centers_np[:, 0], centers_np[:, 1], s=60, c="black", marker="x", label="mode centres"
-        )
+            centers_np[:, 0], centers_np[:, 1], s=40, c="black", marker="+", linewidths=0.7,
+            zorder=1, label="mode centres",
+        )  # fmt: skip
+    ax.scatter(
+        fake_np[:, 0], fake_np[:, 1], s=4, c="#1f77b4", alpha=0.7, linewidths=0, zorder=2,
+        label="generated",
+    )  # fmt: skip
     lo, hi = _limits(lim, np.concatenate(parts))
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
-    ax.legend(loc="upper right", fontsize=8, markerscale=2, framealpha=0.8)
+    # below the axes, so that it never hides a mode (grid25's corner one)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=3, fontsize=8, markerscale=2)
     fig.tight_layout()
     return _save_figure(fig, path)
 
