@@ -93,6 +93,7 @@ ROWS: dict[str, list[str]] = {
     "PacGAN2 (lr 1e-3 + decay + EMA)": [*_pack(2), *_LR, *_DECAY, *_EMA],
     "PacGAN2 (decay)": [*_pack(2), *_DECAY],
     "PacGAN4 (decay)": [*_pack(4), *_DECAY],
+    "PacGAN2 (decay over 2nd half)": [*_pack(2), *_DECAY, "train.lr_decay_start={half}"],
 }
 
 #: Training length of the published 2-D rows: the PacGAN code's grid and ring configs set
