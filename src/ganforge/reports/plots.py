@@ -84,7 +84,8 @@ def scatter_2d(
         fake: generated points (N, 2), drawn in colour on top.
         real: real points (M, 2) in light grey underneath, or None.
         path: the PNG to write (atomically).
-        centers: mode centres (K, 2), drawn as thin black crosses under the samples (e.g. ``dataset.info["centers"]``).
+        centers: mode centres (K, 2), drawn as thin black crosses under the samples
+            (e.g. ``dataset.info["centers"]``).
         title: figure title (recipe, step, ...).
         lim: axis limits for both axes, ``L`` for ``(-L, L)`` or a pair ``(lo, hi)``;
             None fits all the points. Fix it across steps so frames are comparable.
