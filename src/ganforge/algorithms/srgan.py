@@ -34,9 +34,10 @@ quantisation, unlike the metric path):
   ganforge's LeNet for that dataset
   (:func:`ganforge.metrics.classifier.dataset_classifier`: loaded from the cache, or, the
   first time, trained there, which needs the dataset (``content_root``) and takes a few
-  minutes on a CPU for MNIST, about 15 for CIFAR-10). Layers (``content_layer``): ``conv1``, ``conv2`` (default:
-  the VGG54 analogue, the last convolution after its ReLU, before the pool) and ``fc1``
-  (the 128-d features of the metrics). Its images must have the classifier's channels.
+  minutes on a CPU for MNIST, about 15 for CIFAR-10). Layers (``content_layer``):
+  ``conv1``, ``conv2`` (default: the VGG54 analogue, the last convolution after its ReLU,
+  before the pool) and ``fc1`` (the 128-d features of the metrics). Its images must have
+  the classifier's channels.
 - ``inception`` (or ``inception-fid``): the FID Inception-v3
   (:func:`ganforge.metrics.inception.load_inception`: ``$GANFORGE_INCEPTION_WEIGHTS``,
   the cache, or a download), with its own preprocessing kept differentiable: [-1, 1] ->

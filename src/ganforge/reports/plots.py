@@ -109,13 +109,25 @@ def scatter_2d(
         centers_np = _points(centers, "centers")
         parts.append(centers_np)
         ax.scatter(
-            centers_np[:, 0], centers_np[:, 1], s=40, c="black", marker="+", linewidths=0.7,
-            zorder=1, label="mode centres",
-        )  # fmt: skip
+            centers_np[:, 0],
+            centers_np[:, 1],
+            s=40,
+            c="black",
+            marker="+",
+            linewidths=0.7,
+            zorder=1,
+            label="mode centres",
+        )
     ax.scatter(
-        fake_np[:, 0], fake_np[:, 1], s=4, c="#1f77b4", alpha=0.7, linewidths=0, zorder=2,
+        fake_np[:, 0],
+        fake_np[:, 1],
+        s=4,
+        c="#1f77b4",
+        alpha=0.7,
+        linewidths=0,
+        zorder=2,
         label="generated",
-    )  # fmt: skip
+    )
     lo, hi = _limits(lim, np.concatenate(parts))
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
